@@ -1,0 +1,64 @@
+"""The base recipe: every config field, its default and what it means.
+
+Recipes (configs/mlp.py, cnn.py, logistic.py, ...) start from this and change
+only what differs. Any field can be overridden on the command line:
+
+  python launch.py --config=configs/mlp.py --config.train.num_epochs=3 \
+      --config.optimizer.learning_rate=3e-4 --config.model.name=cnn
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """Returns the default config (an MLP on MNIST)."""
+  config = ml_collections.ConfigDict()
+  # Every random number (init, shuffling, dropout, splits) derives from this.
+  config.seed = 0
+
+  config.model = ml_collections.ConfigDict()
+  # A registered model name (`python launch.py --list_models`).
+  config.model.name = "mlp"
+  # Your own models: a .py path or an importable module (comma-separated for
+  # several) whose @zoo.register_model(...) runs before the model is built.
+  config.model.module = ""
+  # Hyperparameters of each model live under config.model.<name>; only the
+  # selected model's are used, so --config.model.name=... switches cleanly.
+  config.model.logistic = ml_collections.ConfigDict()
+  config.model.mlp = ml_collections.ConfigDict(
+      dict(hidden_sizes=(512, 512), dropout_rate=0.0))
+  config.model.cnn = ml_collections.ConfigDict(
+      dict(channels=(32, 64), hidden_size=256, dropout_rate=0.0))
+
+  config.data = ml_collections.ConfigDict()
+  # 'mnist' or 'digits' (`python launch.py --list_datasets`).
+  config.data.name = "mnist"
+  # MNIST only: a folder with the four original IDX .gz files. Empty: TFDS.
+  config.data.dir = ""
+  # Where TFDS keeps prepared datasets; empty: its default (~/tensorflow_datasets).
+  config.data.tfds_data_dir = ""
+  # Offline and MNIST not prepared: use 'digits' with a warning (True) or
+  # stop with an error (False).
+  config.data.allow_fallback = True
+  # Seconds to wait for TFDS's download host before declaring us offline.
+  config.data.download_timeout_s = 5.0
+  # Sources without an official test split ('digits') hold out this fraction.
+  config.data.test_fraction = 0.2
+
+  config.train = ml_collections.ConfigDict()
+  config.train.num_epochs = 10
+  # Global batch, split evenly over the devices: must divide by their count.
+  config.train.batch_size = 128
+  # Global eval batch; rounded up to a multiple of the device count.
+  config.train.eval_batch_size = 1000
+  config.train.log_every_steps = 50
+
+  config.optimizer = ml_collections.ConfigDict()
+  # 'adam', 'adamw' (decoupled weight decay) or 'sgd' (with momentum).
+  config.optimizer.name = "adam"
+  config.optimizer.learning_rate = 1e-3
+  # 'constant' or 'cosine' (decays to 0 over the whole run).
+  config.optimizer.schedule = "constant"
+  config.optimizer.weight_decay = 0.0  # adamw only.
+  config.optimizer.momentum = 0.9  # sgd only; 0 for plain SGD.
+  return config

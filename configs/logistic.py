@@ -1,0 +1,9 @@
+"""Multinomial logistic regression on MNIST."""
+
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.model.name = "logistic"
+  return config

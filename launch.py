@@ -1,0 +1,79 @@
+r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
+
+  python launch.py --config=configs/mlp.py --workdir=runs/mlp
+  python launch.py --config=configs/cnn.py --config.train.num_epochs=3
+  python launch.py --list_models
+"""
+
+import logging as std_logging
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Recipe file, e.g. configs/mlp.py; override any field "
+    "with --config.<field>=<value>.", lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Where results.json (and later checkpoints) go. "
+    "Default: runs/<model>.")
+_LIST_MODELS = flags.DEFINE_bool(
+    "list_models", False, "Print the registered model names and exit. With "
+    "--config, models from config.model.module are listed too.")
+
+
+def _fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's parser, with a clean message for unknown --config.* fields."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    _fail(f"{e}\nSee `python launch.py --helpfull`.")
+  except (AttributeError, KeyError) as e:  # Unknown --config.<field>.
+    bad = [a for a in argv if a.startswith("--config.")]
+    detail = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ")
+    _fail(f"unknown config field in {' '.join(bad)}: {detail} "
+          "(configs/default.py lists every field).")
+  return []
+
+
+def main(argv: list[str]) -> None:
+  # JAX logs its search for TPU/GPU plugins at INFO; it is noise on CPU.
+  std_logging.getLogger("jax._src.xla_bridge").setLevel(std_logging.WARNING)
+  if len(argv) > 1:
+    _fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
+  import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
+  from zoo import train  # pylint: disable=g-import-not-at-top
+  config = _CONFIG.value
+  if config is not None and not hasattr(config, "to_dict"):
+    _fail(f"cannot load --config={flags.FLAGS['config'].config_filename!r}: "
+          "give the path of a config file such as configs/mlp.py.")
+  try:
+    if _LIST_MODELS.value:
+      if config is not None:
+        zoo.user_modules.import_user_modules(config.model.module)
+      print("\n".join(zoo.list_models()))
+      return
+    if config is None:
+      _fail("--config is required, e.g. --config=configs/mlp.py.")
+    workdir = _WORKDIR.value or os.path.join("runs", config.model.name)
+    results = train.run(config, workdir)
+  except zoo.ZooError as e:
+    logging.debug("Full traceback:", exc_info=True)
+    _fail(str(e))
+  print(f"{results['model']} on {results['dataset']}: test accuracy "
+        f"{results['test_accuracy']:.4f}, test loss "
+        f"{results['test_loss']:.4f}, {results['train_seconds']:.1f} s on "
+        f"{results['num_devices']} device(s). Results: "
+        f"{os.path.join(workdir, 'results.json')}")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=_parse_flags)

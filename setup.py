@@ -1,0 +1,43 @@
+"""Installs the `zoo` package (haiku-zoo) and its tested dependency ranges.
+
+The ranges are the ones CI installs and tests: the lower bound is the release
+we test, the upper bound stops the next breaking minor release (JAX and Haiku
+move fast) until it has been tried here.
+"""
+
+import setuptools
+
+INSTALL_REQUIRES = [
+    "jax>=0.10.2,<0.11",
+    "jaxlib>=0.10.2,<0.11",
+    "dm-haiku>=0.0.17,<0.1",
+    "optax>=0.2.8,<0.3",
+    "chex>=0.1.92,<0.2",
+    "ml-collections>=1.1.0,<2",
+    "absl-py>=2.1,<3",
+    "numpy>=1.26,<3",
+    # TFDS reads MNIST through `tfds.data_source`, which needs no TensorFlow.
+    # Preparing MNIST without TensorFlow also needs importlib_resources, which
+    # TFDS does not declare itself.
+    "tensorflow-datasets>=4.9.10,<4.10",
+    "importlib_resources>=6",
+    # The offline fallback dataset (8x8 `digits`) ships inside scikit-learn.
+    "scikit-learn>=1.5,<2",
+]
+
+EXTRAS_REQUIRE = {
+    "test": ["pytest>=8,<10"],
+}
+
+setuptools.setup(
+    name="haiku-zoo",
+    version="0.1.0",
+    description="A modular JAX + Haiku model zoo with a pmapped training loop.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=setuptools.find_packages(include=["zoo", "zoo.*"]),
+    python_requires=">=3.11",
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    license="Apache-2.0",
+)

@@ -1,0 +1,72 @@
+"""Checks a config before any work starts; each failure names field and fix."""
+
+import math
+from typing import Any
+
+import ml_collections
+
+from zoo import errors
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine")
+
+
+def _fail(field: str, value: Any, want: str) -> None:
+  raise errors.ConfigError(
+      f"config.{field}={value!r} is invalid: {want}. "
+      f"Fix it with --config.{field}=<value>.")
+
+
+def _positive_int(config: ml_collections.ConfigDict, field: str) -> None:
+  value = _get(config, field)
+  if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    _fail(field, value, "it must be a positive integer")
+
+
+def _number_in(config, field: str, low: float, high: float,
+               low_open: bool = False) -> None:
+  value = _get(config, field)
+  ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+  ok = ok and math.isfinite(value) and value <= high
+  ok = ok and (value > low if low_open else value >= low)
+  if not ok:
+    bracket = "(" if low_open else "["
+    _fail(field, value, f"it must be a number in {bracket}{low:g}, {high:g}]")
+
+
+def _one_of(config, field: str, choices: tuple[str, ...]) -> None:
+  value = _get(config, field)
+  if value not in choices:
+    _fail(field, value, f"choose one of {', '.join(choices)}")
+
+
+def _get(config: ml_collections.ConfigDict, field: str) -> Any:
+  node = config
+  for part in field.split("."):
+    if part not in node:
+      raise errors.ConfigError(
+          f"The config has no field {field!r}. Start your config from "
+          "configs/default.py (`config = default.get_config()`).")
+    node = node[part]
+  return node
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises `ConfigError` on the first field the zoo cannot use."""
+  for field in ("model.name", "data.name"):
+    value = _get(config, field)
+    if not isinstance(value, str) or not value:
+      _fail(field, value, "it must be a non-empty name")
+  seed = _get(config, "seed")
+  if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    _fail("seed", seed, "it must be a non-negative integer")
+  for field in ("train.num_epochs", "train.batch_size",
+                "train.eval_batch_size", "train.log_every_steps"):
+    _positive_int(config, field)
+  _number_in(config, "optimizer.learning_rate", 0.0, 1e3, low_open=True)
+  _number_in(config, "optimizer.weight_decay", 0.0, 1e3)
+  _number_in(config, "optimizer.momentum", 0.0, 1.0)
+  _one_of(config, "optimizer.name", OPTIMIZERS)
+  _one_of(config, "optimizer.schedule", SCHEDULES)
+  _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
+  _number_in(config, "data.download_timeout_s", 0.0, 600.0, low_open=True)

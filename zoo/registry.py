@@ -1,0 +1,102 @@
+"""The model registry: a name maps to a builder of a Haiku module.
+
+A builder is a Haiku module class, or any callable returning a module, called
+inside `hk.transform` as `builder(num_classes=..., **hyperparameters)`. The
+module it returns is called as `module(x, is_training=...)` and returns
+logits of shape `[batch, num_classes]`.
+
+    @zoo.register_model("my_net")
+    class MyNet(hk.Module):
+      def __init__(self, num_classes: int, width: int = 128, name=None): ...
+      def __call__(self, x, is_training: bool) -> jax.Array: ...
+"""
+
+import difflib
+import inspect
+from typing import Any, Callable, TypeVar
+
+from zoo import errors
+
+Builder = Callable[..., Any]
+B = TypeVar("B", bound=Builder)
+
+_REGISTRY: dict[str, Builder] = {}
+
+
+def register_model(name: str, *, overwrite: bool = False) -> Callable[[B], B]:
+  """Decorator registering a model builder under `name`; returns it unchanged."""
+  if not isinstance(name, str) or not name.isidentifier():
+    raise errors.ConfigError(
+        f"register_model: name {name!r} must be a Python identifier such as "
+        "'my_net' (it is also the config field holding the model's "
+        "hyperparameters: config.model.<name>).")
+
+  def decorator(builder: B) -> B:
+    if not callable(builder):
+      raise TypeError(f"register_model({name!r}) needs a class or function, "
+                      f"got {builder!r}.")
+    existing = _REGISTRY.get(name)
+    if existing is not None and existing is not builder and not overwrite:
+      if _qualname(existing) != _qualname(builder):
+        raise errors.ConfigError(
+            f"A model named {name!r} is already registered "
+            f"({_qualname(existing)}). Pick another name or pass "
+            "register_model(name, overwrite=True).")
+    _REGISTRY[name] = builder
+    return builder
+
+  return decorator
+
+
+def list_models() -> list[str]:
+  """The registered model names, sorted."""
+  return sorted(_REGISTRY)
+
+
+def get_model(name: str) -> Builder:
+  """The builder registered under `name`; unknown names name close matches."""
+  try:
+    return _REGISTRY[name]
+  except KeyError:
+    close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise errors.ModelNotFoundError(
+        f"Unknown model {name!r}.{hint} Registered models: "
+        f"{', '.join(list_models())}. A model of your own must be registered "
+        "with @zoo.register_model(...) in a module named by "
+        "--config.model.module=path/to/file.py (or an importable module)."
+    ) from None
+
+
+def model_hyperparameters(name: str) -> dict[str, Any]:
+  """Keyword arguments (besides `num_classes`) the builder accepts, with defaults."""
+  params = inspect.signature(get_model(name)).parameters
+  return {
+      p.name: (None if p.default is inspect.Parameter.empty else p.default)
+      for p in params.values()
+      if p.name not in ("self", "num_classes", "name")
+      and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+  }
+
+
+def create_model(name: str, num_classes: int, **kwargs: Any) -> Any:
+  """Builds the registered module. Call inside `hk.transform`.
+
+  Unknown keyword arguments fail with the list of those the builder accepts.
+  """
+  builder = get_model(name)
+  accepted = model_hyperparameters(name)
+  takes_var_kwargs = any(
+      p.kind is p.VAR_KEYWORD
+      for p in inspect.signature(builder).parameters.values())
+  unknown = sorted(set(kwargs) - set(accepted))
+  if unknown and not takes_var_kwargs:
+    raise errors.ConfigError(
+        f"Model {name!r} does not take {', '.join(unknown)} "
+        f"(config.model.{name}.{unknown[0]}). It accepts: "
+        f"{', '.join(sorted(accepted)) or 'no hyperparameters'}.")
+  return builder(num_classes=num_classes, **kwargs)
+
+
+def _qualname(obj: Any) -> str:
+  return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"

@@ -1,0 +1,36 @@
+"""The train state: one pytree holding everything a step changes."""
+
+from typing import Any, NamedTuple
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class TrainState(NamedTuple):
+  """Params, model state (e.g. batch-norm statistics), optimizer state, the
+  number of steps taken and the run's base PRNG key (never split in place:
+  each step derives its own key from it, see `step.step_rng`)."""
+  params: hk.Params
+  model_state: hk.State
+  opt_state: optax.OptState
+  step: jax.Array  # int32 scalar.
+  rng: jax.Array  # Typed PRNG key.
+
+
+def init_state(forward: hk.TransformedWithState,
+               optimizer: optax.GradientTransformation,
+               input_shape: tuple[int, ...], seed: int) -> TrainState:
+  """Initialises params from `seed` with a dummy batch `[1, *input_shape]`."""
+  init_rng, base_rng = jax.random.split(jax.random.key(seed))
+  dummy = jnp.zeros((1, *input_shape), jnp.float32)
+  params, model_state = forward.init(init_rng, dummy, is_training=True)
+  return TrainState(params=params, model_state=model_state,
+                    opt_state=optimizer.init(params),
+                    step=jnp.zeros((), jnp.int32), rng=base_rng)
+
+
+def num_params(params: Any) -> int:
+  """Total number of scalars in `params`."""
+  return sum(int(x.size) for x in jax.tree.leaves(params))

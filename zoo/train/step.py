@@ -1,0 +1,110 @@
+"""Pure train and eval steps, written per device and pmapped over `AXIS`.
+
+Shapes inside a step (per device, `b = global_batch // num_devices`):
+  inputs `[b, *input_shape]` float32, labels `[b]` int32, mask `[b]` float32,
+  logits `[b, num_classes]`.
+"""
+
+from typing import Callable
+
+import chex
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import optax
+
+from zoo.parallel import AXIS
+from zoo.train.state import TrainState
+
+Batch = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+
+
+def step_rng(state: TrainState) -> jax.Array:
+  """This step's key on this device: the base key folded with step and device.
+
+  Dropout masks thus differ per step and per device, and depend on the seed
+  only, so runs reproduce.
+  """
+  return jax.random.fold_in(jax.random.fold_in(state.rng, state.step),
+                            jax.lax.axis_index(AXIS))
+
+
+def _pmean_floats(tree):
+  """Averages float leaves over devices; integer leaves (counters) stay."""
+  return jax.tree.map(
+      lambda x: jax.lax.pmean(x, AXIS)
+      if jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
+
+
+def _check_batch(batch: Batch, input_shape: tuple[int, ...]) -> None:
+  labels = batch["labels"]
+  chex.assert_rank(labels, 1)
+  chex.assert_type(labels, int)
+  chex.assert_shape(batch["inputs"], (labels.shape[0], *input_shape))
+  if "mask" in batch:
+    chex.assert_shape(batch["mask"], labels.shape)
+
+
+def make_train_step(
+    forward: hk.TransformedWithState, optimizer: optax.GradientTransformation,
+    input_shape: tuple[int, ...], num_classes: int,
+) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
+  """Returns `train_step(state, batch) -> (state, {'loss', 'accuracy'})`.
+
+  Gradients, model state and metrics are averaged over the pmap axis.
+  """
+
+  def loss_fn(params, model_state, rng, inputs, labels):
+    logits, model_state = forward.apply(params, model_state, rng, inputs,
+                                        is_training=True)
+    chex.assert_shape(logits, (inputs.shape[0], num_classes))
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    return loss.mean(), (model_state, logits)
+
+  def train_step(state: TrainState, batch: Batch):
+    _check_batch(batch, input_shape)
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    (loss, (model_state, logits)), grads = grad_fn(
+        state.params, state.model_state, step_rng(state),
+        batch["inputs"], batch["labels"])
+    grads = jax.lax.pmean(grads, AXIS)
+    model_state = _pmean_floats(model_state)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["labels"])
+    metrics = jax.lax.pmean({"loss": loss, "accuracy": accuracy}, AXIS)
+    new_state = TrainState(params, model_state, opt_state, state.step + 1,
+                           state.rng)
+    return new_state, metrics
+
+  return train_step
+
+
+def make_eval_step(
+    forward: hk.TransformedWithState, input_shape: tuple[int, ...],
+    num_classes: int,
+) -> Callable[[TrainState, Batch], tuple[Metrics, jax.Array]]:
+  """Returns `eval_step(state, batch) -> (sums, predictions)`.
+
+  `sums` holds `loss_sum`, `correct` and `count` over the real (mask = 1)
+  examples of the whole global batch; `predictions` `[b]` are class indices.
+  """
+
+  def eval_step(state: TrainState, batch: Batch):
+    _check_batch(batch, input_shape)
+    logits, _ = forward.apply(state.params, state.model_state, None,
+                              batch["inputs"], is_training=False)
+    chex.assert_shape(logits, (batch["labels"].shape[0], num_classes))
+    mask = batch["mask"]
+    loss = optax.softmax_cross_entropy_with_integer_labels(
+        logits, batch["labels"])
+    predictions = jnp.argmax(logits, -1)
+    sums = {
+        "loss_sum": jnp.sum(loss * mask),
+        "correct": jnp.sum((predictions == batch["labels"]) * mask),
+        "count": jnp.sum(mask),
+    }
+    return jax.lax.psum(sums, AXIS), predictions
+
+  return eval_step
