@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from absl import logging
 import haiku as hk
@@ -25,6 +25,7 @@ from zoo import optim
 from zoo import parallel
 from zoo import registry
 from zoo import user_modules
+from zoo.train import hooks as hooks_lib
 from zoo.train import step as step_lib
 from zoo.train.state import TrainState, init_state, num_params
 
@@ -83,49 +84,46 @@ def _init(forward, optimizer, dataset, config) -> TrainState:
     ) from e
 
 
-def _bounded(outputs: Iterable[Any], limit: int) -> Iterable[Any]:
-  """Passes outputs through, blocking so at most `limit` are unfinished."""
+@dataclasses.dataclass
+class RunContext:
+  """What hooks see: the setup, the config and the loop's current position."""
+  setup: Setup
+  config: ml_collections.ConfigDict
+  state: TrainState  # Replicated, on the devices.
+  total_steps: int
+  num_epochs: int
+  epoch: int = 0
+  step: int = 0
+  metrics: Any = None  # The last step's metrics, on the devices.
+
+
+def train(s: Setup, config: ml_collections.ConfigDict,
+          hooks: Sequence[hooks_lib.Hook] = ()) -> RunContext:
+  """Runs every epoch, calling `hooks` around the steps."""
+  cfg = config.train
+  run = RunContext(setup=s, config=config, state=s.state,
+                   total_steps=s.steps_per_epoch * cfg.num_epochs,
+                   num_epochs=cfg.num_epochs)
+  for hook in hooks:
+    hook.on_train_start(run)
+  n = len(s.devices)
   in_flight = collections.deque()
-  for out in outputs:
-    in_flight.append(out)
-    if len(in_flight) > limit:
-      jax.block_until_ready(in_flight.popleft())
-    yield out
-
-
-def train(s: Setup, config: ml_collections.ConfigDict
-          ) -> tuple[TrainState, dict[str, float]]:
-  """Runs every epoch; returns the state and the last logged train metrics."""
-  n, cfg = len(s.devices), config.train
-  total = s.steps_per_epoch * cfg.num_epochs
-  state, window, last = s.state, [], {}
-  t_window, done = time.perf_counter(), 0
-
-  def steps():
-    nonlocal state
-    for epoch in range(cfg.num_epochs):
-      for batch in data.train_batches(s.dataset.train, cfg.batch_size,
-                                      config.seed, epoch):
-        state, metrics = s.p_train_step(state, parallel.shard(batch, n))
-        yield epoch, metrics
-
-  for epoch, metrics in _bounded(steps(), parallel.max_steps_in_flight(
-      s.devices)):
-    window.append(metrics)
-    done += 1
-    if done % cfg.log_every_steps == 0 or done == total:
-      last = _mean_metrics(window)
-      rate = len(window) * cfg.batch_size / (time.perf_counter() - t_window)
-      logging.info("step %d/%d  epoch %d/%d  loss %.4f  accuracy %.4f  "
-                   "%.0f examples/s", done, total, epoch + 1, cfg.num_epochs,
-                   last["loss"], last["accuracy"], rate)
-      window, t_window = [], time.perf_counter()
-  return state, last
-
-
-def _mean_metrics(window: list[dict[str, jax.Array]]) -> dict[str, float]:
-  host = jax.device_get(window)  # Each leaf [devices]; identical after pmean.
-  return {k: float(np.mean([m[k][0] for m in host])) for k in host[0]}
+  limit = parallel.max_steps_in_flight(s.devices)
+  for epoch in range(cfg.num_epochs):
+    run.epoch = epoch
+    for batch in data.train_batches(s.dataset.train, cfg.batch_size,
+                                    config.seed, epoch):
+      run.state, run.metrics = s.p_train_step(run.state,
+                                              parallel.shard(batch, n))
+      run.step += 1
+      in_flight.append(run.metrics)
+      if len(in_flight) > limit:  # Bound the steps queued on the devices.
+        jax.block_until_ready(in_flight.popleft())
+      for hook in hooks:
+        hook.after_step(run, run.step)
+    for hook in hooks:
+      hook.on_epoch_end(run, epoch)
+  return run
 
 
 def evaluate(s: Setup, state: TrainState, split: data.Split,
@@ -134,13 +132,12 @@ def evaluate(s: Setup, state: TrainState, split: data.Split,
   n = len(s.devices)
   per_device = -(-min(eval_batch_size, len(split)) // n)  # Ceil division.
   batches = data.eval_batches(split, per_device * n)
-  outputs = _bounded(
-      (s.p_eval_step(state, parallel.shard(b, n)) + (b["mask"],)
-       for b in batches), parallel.max_steps_in_flight(s.devices))
   loss_sum = correct = count = 0.0
   predictions = []
-  for sums, preds, mask in outputs:
-    sums = jax.device_get(sums)
+  for batch in batches:
+    # Fetching the sums waits for this batch: one step in flight at a time.
+    sums, preds = s.p_eval_step(state, parallel.shard(batch, n))
+    sums, mask = jax.device_get(sums), batch["mask"]
     loss_sum += float(sums["loss_sum"][0])
     correct += float(sums["correct"][0])
     count += float(sums["count"][0])
@@ -160,10 +157,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                f"{num_params(parallel.unreplicate(s.state.params)):,}",
                ds.name, len(ds.train), len(ds.test), ds.input_shape,
                ds.num_classes, len(s.devices), s.devices[0].platform)
+  log_hook = hooks_lib.LogHook(config.train.log_every_steps,
+                               config.train.batch_size)
+  hooks = [log_hook]
   t0 = time.perf_counter()
-  state, last = train(s, config)
-  jax.block_until_ready(state)
+  ctx = train(s, config, hooks)
+  state = jax.block_until_ready(ctx.state)
   train_seconds = time.perf_counter() - t0
+  last = log_hook.last
   test = evaluate(s, state, ds.test, config.train.eval_batch_size)
   results = {
       "model": config.model.name,
@@ -186,6 +187,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "config": config.to_dict(),
   }
   write_json(os.path.join(workdir, "results.json"), results)
+  for hook in hooks:
+    hook.on_train_end(ctx, results)
   logging.info("test accuracy %.4f  test loss %.4f  (%d examples); trained "
                "in %.1f s", test["accuracy"], test["loss"], test["count"],
                train_seconds)
