@@ -44,6 +44,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.download_timeout_s = 5.0
   # Sources without an official test split ('digits') hold out this fraction.
   config.data.test_fraction = 0.2
+  # Fraction of the training data held out (stratified, from the seed) as a
+  # validation split evaluated every epoch; 0 disables it.
+  config.data.validation_fraction = 0.1
 
   config.train = ml_collections.ConfigDict()
   config.train.num_epochs = 10

@@ -69,4 +69,5 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _one_of(config, "optimizer.name", OPTIMIZERS)
   _one_of(config, "optimizer.schedule", SCHEDULES)
   _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
+  _number_in(config, "data.validation_fraction", 0.0, 0.9)
   _number_in(config, "data.download_timeout_s", 0.0, 600.0, low_open=True)
