@@ -41,7 +41,8 @@ class CNN(hk.Module):
           "use --config.model.name=mlp or logistic.")
     for c in self.channels:
       x = jax.nn.relu(hk.Conv2D(c, kernel_shape=3, padding="SAME")(x))
-      x = hk.avg_pool(x, window_shape=2, strides=2, padding="VALID")
+      x = hk.avg_pool(x, window_shape=(2, 2, 1), strides=(2, 2, 1),
+                    padding="VALID")
     x = jax.nn.relu(hk.Linear(self.hidden_size)(hk.Flatten()(x)))
     if is_training and self.dropout_rate > 0:
       x = hk.dropout(hk.next_rng_key(), self.dropout_rate, x)

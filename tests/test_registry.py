@@ -1,0 +1,119 @@
+"""The registry, and every registered model (a new model is tested for free)."""
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import chex
+import pytest
+
+import zoo
+from zoo import modeling
+from zoo import registry
+
+IMAGE_SHAPES = [(28, 28, 1), (8, 8, 1)]
+
+
+def test_builtin_models_are_registered():
+  assert {"logistic", "mlp", "cnn"} <= set(zoo.list_models())
+  assert zoo.list_models() == sorted(zoo.list_models())
+
+
+def test_unknown_model_names_close_match_and_choices():
+  with pytest.raises(zoo.ModelNotFoundError) as e:
+    zoo.get_model("mpl")
+  message = str(e.value)
+  assert "'mlp'" in message and "Did you mean" in message
+  assert "logistic" in message and "cnn" in message
+
+
+def test_register_and_create_user_model():
+  @zoo.register_model("tiny_test_net", overwrite=True)
+  class Tiny(hk.Module):
+
+    def __init__(self, num_classes, width=3, name=None):
+      super().__init__(name=name)
+      self.num_classes, self.width = num_classes, width
+
+    def __call__(self, x, is_training):
+      return hk.Linear(self.num_classes)(hk.Flatten()(x))
+
+  assert "tiny_test_net" in zoo.list_models()
+  assert registry.model_hyperparameters("tiny_test_net") == {"width": 3}
+  forward = modeling.build_forward("tiny_test_net", 4, {"width": 5})
+  params, state = forward.init(jax.random.key(0), jnp.zeros((2, 6)), True)
+  logits, _ = forward.apply(params, state, None, jnp.zeros((2, 6)), False)
+  chex.assert_shape(logits, (2, 4))
+
+
+def test_registering_a_different_builder_twice_is_an_error():
+  def first(num_classes):
+    del num_classes
+
+  def second(num_classes):
+    del num_classes
+
+  zoo.register_model("twice_net", overwrite=True)(first)
+  zoo.register_model("twice_net")(first)  # The same builder again is fine.
+  with pytest.raises(zoo.ConfigError, match="already registered"):
+    zoo.register_model("twice_net")(second)
+
+
+def test_bad_registration_name():
+  with pytest.raises(zoo.ConfigError, match="identifier"):
+    zoo.register_model("my-net")
+
+
+def test_unknown_hyperparameter_lists_accepted_ones():
+  forward = modeling.build_forward("mlp", 10, {"hidden": (4,)})
+  with pytest.raises(zoo.ConfigError) as e:
+    forward.init(jax.random.key(0), jnp.zeros((1, 5)), True)
+  assert "config.model.mlp.hidden" in str(e.value)
+  assert "hidden_sizes" in str(e.value) and "dropout_rate" in str(e.value)
+
+
+@pytest.mark.parametrize("bad", [{"hidden_sizes": (0,)},
+                                 {"dropout_rate": 1.5}])
+def test_bad_hyperparameter_values(bad):
+  forward = modeling.build_forward("mlp", 10, bad)
+  with pytest.raises(zoo.ConfigError, match="config.model.mlp"):
+    forward.init(jax.random.key(0), jnp.zeros((1, 5)), True)
+
+
+def test_cnn_on_feature_vectors_says_what_to_use():
+  forward = modeling.build_forward("cnn", 3, {})
+  with pytest.raises(zoo.ConfigError, match="mlp or logistic"):
+    forward.init(jax.random.key(0), jnp.zeros((1, 20)), True)
+
+
+@pytest.mark.parametrize("input_shape", IMAGE_SHAPES)
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_model_gives_finite_logits_of_the_right_shape(name, input_shape):
+  forward = modeling.build_forward(name, 10, {})
+  x = jax.random.uniform(jax.random.key(1), (3, *input_shape))
+  params, state = forward.init(jax.random.key(0), x, True)
+  for is_training in (True, False):
+    logits, _ = forward.apply(params, state, jax.random.key(2), x,
+                              is_training)
+    chex.assert_shape(logits, (3, 10))
+    chex.assert_tree_all_finite(logits)
+
+
+@pytest.mark.parametrize("name", ["logistic", "mlp"])
+def test_vector_models_take_tables(name):
+  forward = modeling.build_forward(name, 4, {})
+  x = jnp.ones((5, 20))
+  params, state = forward.init(jax.random.key(0), x, True)
+  logits, _ = forward.apply(params, state, None, x, False)
+  chex.assert_shape(logits, (5, 4))
+
+
+def test_cnn_dropout_is_active_only_in_training():
+  forward = modeling.build_forward("cnn", 10, {"dropout_rate": 0.5})
+  x = jax.random.uniform(jax.random.key(1), (4, 8, 8, 1))
+  params, state = forward.init(jax.random.key(0), x, True)
+  train_a, _ = forward.apply(params, state, jax.random.key(1), x, True)
+  train_b, _ = forward.apply(params, state, jax.random.key(2), x, True)
+  eval_a, _ = forward.apply(params, state, jax.random.key(1), x, False)
+  eval_b, _ = forward.apply(params, state, jax.random.key(2), x, False)
+  assert not jnp.allclose(train_a, train_b)
+  chex.assert_trees_all_equal(eval_a, eval_b)

@@ -1,0 +1,148 @@
+"""The pmapped steps: device equivalence, no recompiles, exact eval counts."""
+
+import inspect
+import types
+
+import chex
+import jax
+import numpy as np
+import optax
+import pytest
+
+import zoo
+from zoo import data
+from zoo import modeling
+from zoo import parallel
+from zoo import registry
+from zoo.train import state as state_lib
+from zoo.train import step as step_lib
+
+INPUT_SHAPE = (8, 8, 1)
+NUM_CLASSES = 10
+
+
+def _deterministic_kwargs(name):
+  """Default hyperparameters, with dropout off where the model has it."""
+  params = inspect.signature(registry.get_model(name)).parameters
+  return {"dropout_rate": 0.0} if "dropout_rate" in params else {}
+
+
+def _setup(name, optimizer=None):
+  forward = modeling.build_forward(name, NUM_CLASSES,
+                                   _deterministic_kwargs(name))
+  optimizer = optimizer or optax.adam(1e-2)
+  state = state_lib.init_state(forward, optimizer, INPUT_SHAPE, seed=0)
+  return forward, optimizer, state
+
+
+def _batch(n, seed=0):
+  rng = np.random.default_rng(seed)
+  return {"inputs": rng.random((n, *INPUT_SHAPE), np.float32),
+          "labels": rng.integers(0, NUM_CLASSES, (n,)).astype(np.int32)}
+
+
+def _pmapped_step(forward, optimizer, devices):
+  step = step_lib.make_train_step(forward, optimizer, INPUT_SHAPE, NUM_CLASSES)
+  return jax.pmap(step, axis_name=parallel.AXIS, devices=devices)
+
+
+def test_two_fake_devices_exist():
+  assert jax.local_device_count() == 2, "conftest must fake 2 CPU devices"
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_two_device_step_equals_one_device_step(name):
+  # Plain SGD: the update is the averaged gradient itself (Adam's first step
+  # is ~sign(grad), which would amplify float rounding in near-zero grads).
+  forward, optimizer, state = _setup(name, optax.sgd(0.1))
+  batch = _batch(16)
+  results = []
+  for devices in (jax.local_devices()[:1], jax.local_devices()[:2]):
+    n = len(devices)
+    p_step = _pmapped_step(forward, optimizer, devices)
+    new_state, metrics = p_step(parallel.replicate(state, devices),
+                                parallel.shard(batch, n))
+    results.append((parallel.unreplicate(new_state.params),
+                    parallel.unreplicate(metrics)))
+  chex.assert_trees_all_close(results[0], results[1], rtol=1e-5, atol=1e-6)
+  # The step really changed the parameters.
+  with pytest.raises(AssertionError):
+    chex.assert_trees_all_close(results[1][0], state.params)
+
+
+def test_dropout_keys_differ_per_device_and_per_step():
+  devices = jax.local_devices()[:2]
+  _, _, state = _setup("mlp")
+
+  def keys(state):
+    return jax.random.key_data(step_lib.step_rng(state))
+
+  p_keys = jax.pmap(keys, axis_name=parallel.AXIS, devices=devices)
+  replicated = parallel.replicate(state, devices)
+  k0 = np.asarray(p_keys(replicated))
+  assert not np.array_equal(k0[0], k0[1])
+  later = replicated._replace(step=replicated.step + 1)
+  assert not np.array_equal(k0, np.asarray(p_keys(later)))
+  np.testing.assert_array_equal(k0, np.asarray(p_keys(replicated)))
+
+
+def test_train_step_compiles_once():
+  forward, optimizer, state = _setup("mlp")
+  devices = jax.local_devices()[:2]
+  step = chex.assert_max_traces(
+      step_lib.make_train_step(forward, optimizer, INPUT_SHAPE, NUM_CLASSES),
+      n=1)
+  p_step = jax.pmap(step, axis_name=parallel.AXIS, devices=devices,
+                    donate_argnums=(0,))
+  replicated = parallel.replicate(state, devices)
+  for i in range(3):
+    replicated, metrics = p_step(replicated, parallel.shard(_batch(8, i), 2))
+  assert int(parallel.unreplicate(replicated.step)) == 3
+  assert np.isfinite(float(parallel.unreplicate(metrics)["loss"]))
+
+
+def test_wrong_input_shape_is_caught_by_chex():
+  forward, optimizer, state = _setup("logistic")
+  devices = jax.local_devices()[:1]
+  p_step = _pmapped_step(forward, optimizer, devices)
+  bad = {"inputs": np.zeros((1, 4, 7, 7, 1), np.float32),
+         "labels": np.zeros((1, 4), np.int32)}
+  with pytest.raises(AssertionError, match="shape"):
+    p_step(parallel.replicate(state, devices), bad)
+
+
+@pytest.mark.parametrize("num_examples,eval_batch,num_devices",
+                         [(37, 10, 2), (37, 64, 2), (10, 10, 1), (5, 3, 2)])
+def test_eval_counts_every_example_once(num_examples, eval_batch, num_devices):
+  forward, _, state = _setup("logistic")
+  devices = jax.local_devices()[:num_devices]
+  split = data.Split(**_batch(num_examples, seed=3))
+  eval_step = step_lib.make_eval_step(forward, INPUT_SHAPE, NUM_CLASSES)
+  p_eval = jax.pmap(eval_step, axis_name=parallel.AXIS, devices=devices)
+  setup = types.SimpleNamespace(devices=devices, p_eval_step=p_eval)
+  from zoo.train import loop  # pylint: disable=g-import-not-at-top
+  result = loop.evaluate(setup, parallel.replicate(state, devices), split,
+                         eval_batch)
+  logits, _ = forward.apply(state.params, state.model_state, None,
+                            split.inputs, False)
+  expected_preds = np.asarray(logits).argmax(-1)
+  assert result["count"] == num_examples
+  np.testing.assert_array_equal(result["predictions"], expected_preds)
+  expected_acc = float(np.mean(expected_preds == split.labels))
+  assert result["accuracy"] == pytest.approx(expected_acc)
+  expected_loss = float(optax.softmax_cross_entropy_with_integer_labels(
+      logits, split.labels).mean())
+  assert result["loss"] == pytest.approx(expected_loss, rel=1e-5)
+
+
+def test_batches_shuffle_per_epoch_from_the_seed():
+  split = data.Split(**_batch(40))
+  ep0 = [b["labels"] for b in data.train_batches(split, 8, seed=1, epoch=0)]
+  ep0b = [b["labels"] for b in data.train_batches(split, 8, seed=1, epoch=0)]
+  ep1 = [b["labels"] for b in data.train_batches(split, 8, seed=1, epoch=1)]
+  assert len(ep0) == 5
+  chex.assert_trees_all_equal(ep0, ep0b)
+  assert not all(np.array_equal(a, b) for a, b in zip(ep0, ep1))
+  order = data.batching.epoch_permutation(40, seed=1, epoch=0)
+  assert sorted(order.tolist()) == list(range(40))
+  assert order.tolist() != list(range(40))
