@@ -62,6 +62,7 @@ def test_divisibility_message():
 @pytest.mark.parametrize("model", ["logistic", "mlp", "cnn"])
 def test_one_epoch_on_two_devices_learns(base_config, tmp_path, model):
   base_config.model.name = model
+  base_config.optimizer.learning_rate = 1e-2  # One short epoch must learn.
   results = train.run(base_config, str(tmp_path))
   assert results["num_devices"] == jax.local_device_count() == 2
   assert results["dataset"] == "digits"
