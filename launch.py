@@ -44,6 +44,19 @@ def _parse_flags(argv: list[str]) -> list[str]:
   return []
 
 
+def _load_config():
+  """The parsed config, or a one-line error if its file failed to load."""
+  config = _CONFIG.value
+  try:
+    if config is not None:
+      config.to_dict()
+  except OSError as e:  # ml_collections defers the load error to first use.
+    detail = " ".join(str(e).split())
+    _fail(f"cannot load --config: {detail}. Give the path of a config file "
+          "such as configs/mlp.py.")
+  return config
+
+
 def main(argv: list[str]) -> None:
   # JAX logs its search for TPU/GPU plugins at INFO; it is noise on CPU.
   std_logging.getLogger("jax._src.xla_bridge").setLevel(std_logging.WARNING)
@@ -51,10 +64,7 @@ def main(argv: list[str]) -> None:
     _fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
   from zoo import train  # pylint: disable=g-import-not-at-top
-  config = _CONFIG.value
-  if config is not None and not hasattr(config, "to_dict"):
-    _fail(f"cannot load --config={flags.FLAGS['config'].config_filename!r}: "
-          "give the path of a config file such as configs/mlp.py.")
+  config = _load_config()
   try:
     if _LIST_MODELS.value:
       if config is not None:

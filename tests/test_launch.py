@@ -1,0 +1,104 @@
+"""launch.py as a user runs it: real subprocesses, real MNIST files."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from conftest import MNIST_5K, REPO
+
+FAST = ["--config.train.num_epochs=1", "--config.train.batch_size=500",
+        "--config.train.eval_batch_size=2000"]
+
+
+def launch(*args, devices=1, cwd=REPO):
+  env = dict(os.environ,
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  return subprocess.run([sys.executable, str(REPO / "launch.py"), *args],
+                        cwd=cwd, env=env, capture_output=True, text=True,
+                        timeout=300, check=False)
+
+
+def _results(workdir: pathlib.Path) -> dict:
+  return json.loads((workdir / "results.json").read_text())
+
+
+@pytest.mark.parametrize("recipe,devices", [("logistic", 1), ("mlp", 2),
+                                            ("cnn", 2)])
+def test_each_recipe_trains_on_mnist_files(mnist_dir, tmp_path, recipe,
+                                           devices):
+  proc = launch(f"--config=configs/{recipe}.py", f"--workdir={tmp_path}",
+                f"--config.data.dir={mnist_dir}", *FAST, devices=devices)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  results = _results(tmp_path)
+  assert results["model"] == recipe and results["dataset"] == "mnist"
+  assert results["num_devices"] == devices
+  assert results["num_test_examples"] == 10000
+  assert results["test_accuracy"] > 0.3  # 10 steps; chance is 0.1.
+  assert results["train_seconds"] > 0 and results["test_loss"] > 0
+  assert f"test accuracy {results['test_accuracy']:.4f}" in proc.stdout
+
+
+def test_overrides_reach_the_run(mnist_dir, tmp_path):
+  proc = launch("--config=configs/mlp.py", f"--workdir={tmp_path}",
+                f"--config.data.dir={mnist_dir}", *FAST,
+                "--config.model.name=logistic", "--config.seed=3",
+                "--config.optimizer.learning_rate=3e-3")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  results = _results(tmp_path)
+  assert results["model"] == "logistic" and results["seed"] == 3
+  assert results["config"]["optimizer"]["learning_rate"] == 3e-3
+  assert results["steps"] == 10
+
+
+def test_list_models():
+  proc = launch("--list_models")
+  assert proc.returncode == 0
+  assert {"cnn", "logistic", "mlp"} <= set(proc.stdout.split())
+
+
+def test_user_model_from_a_file(tmp_path):
+  proc = launch("--config=examples/my_net_config.py",
+                "--config.data.name=digits", "--config.model.my_net.width=16",
+                "--config.train.num_epochs=1", f"--workdir={tmp_path}")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  results = _results(tmp_path)
+  assert results["model"] == "my_net" and results["dataset"] == "digits"
+  assert results["num_params"] == 64 * 16 + 16 + 16 * 10 + 10
+  listed = launch("--config=configs/mlp.py",
+                  "--config.model.module=examples/my_net.py", "--list_models")
+  assert "my_net" in listed.stdout.split()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--config.model.name=mpl"], "Did you mean 'mlp'"),
+    (["--config.model.nmae=mlp"], "unknown config field"),
+    (["--config.train.batch_size=0"], "config.train.batch_size=0"),
+    (["--config.train.num_epochs=-1"], "config.train.num_epochs=-1"),
+    (["--config.data.dir=/no/such/dir"], "not a directory"),
+    (["--config.model.module=/no/such/file.py"], "no such file"),
+    (["--config.train.batch_size=abc"], "config.train.batch_size"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(args, message, tmp_path):
+  proc = launch("--config=configs/mlp.py", f"--workdir={tmp_path}", *args)
+  assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+  assert message in proc.stderr
+  assert "Traceback" not in proc.stderr
+
+
+def test_batch_not_divisible_by_devices_exits_2(tmp_path):
+  proc = launch("--config=configs/mlp.py", "--config.data.name=digits",
+                "--config.train.batch_size=129", f"--workdir={tmp_path}",
+                devices=2)
+  assert proc.returncode == 2
+  assert "does not divide evenly over the 2 devices" in proc.stderr
+
+
+def test_missing_config_file(tmp_path):
+  proc = launch("--config=configs/nope.py", f"--workdir={tmp_path}")
+  assert proc.returncode != 0
+  assert "configs/nope.py" in proc.stderr
+  assert "Traceback" not in proc.stderr
