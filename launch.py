@@ -24,6 +24,10 @@ _LIST_MODELS = flags.DEFINE_bool(
     "list_models", False, "Print the registered model names and exit. With "
     "--config, models from config.model.module are listed too.")
 
+_LIST_DATASETS = flags.DEFINE_bool(
+    "list_datasets", False, "Print the names accepted by --config.data.name "
+    "and exit.")
+
 
 def _fail(message: str) -> None:
   print(f"error: {message}", file=sys.stderr)
@@ -63,9 +67,13 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     _fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
+  import zoo.data  # pylint: disable=g-import-not-at-top
   from zoo import train  # pylint: disable=g-import-not-at-top
   config = _load_config()
   try:
+    if _LIST_DATASETS.value:
+      print("\n".join(zoo.data.list_datasets()))
+      return
     if _LIST_MODELS.value:
       if config is not None:
         zoo.user_modules.import_user_modules(config.model.module)

@@ -54,10 +54,12 @@ def test_overrides_reach_the_run(mnist_dir, tmp_path):
   assert results["steps"] == 10
 
 
-def test_list_models():
+def test_list_models_and_datasets():
   proc = launch("--list_models")
   assert proc.returncode == 0
   assert {"cnn", "logistic", "mlp"} <= set(proc.stdout.split())
+  proc = launch("--list_datasets")
+  assert {"digits", "mnist"} <= set(proc.stdout.split())
 
 
 def test_user_model_from_a_file(tmp_path):
