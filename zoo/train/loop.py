@@ -25,6 +25,7 @@ from zoo import optim
 from zoo import parallel
 from zoo import registry
 from zoo import user_modules
+from zoo.data import splits
 from zoo.train import hooks as hooks_lib
 from zoo.train import step as step_lib
 from zoo.train.state import TrainState, init_state, num_params
@@ -50,6 +51,9 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   devices = jax.local_devices()
   parallel.check_divisible(config.train.batch_size, len(devices))
   dataset = data.load(config.data, config.seed)
+  if dataset.validation is None:  # Sources may carve their own.
+    dataset = splits.with_validation(
+        dataset, config.data.validation_fraction, config.seed)
   if len(dataset.train) < config.train.batch_size:
     raise errors.ConfigError(
         f"config.train.batch_size={config.train.batch_size} is larger than "
