@@ -76,7 +76,8 @@ def main(argv: list[str]) -> None:
   except zoo.ZooError as e:
     logging.debug("Full traceback:", exc_info=True)
     _fail(str(e))
-  print(report.format_summary(results, workdir))
+  if report.is_writer():  # Multi-host: process 0 wrote the files listed.
+    print(report.format_summary(results, workdir))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ REPORT_FILE = "classification_report.txt"
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
                      num_classes: int) -> np.ndarray:
-  """`[num_classes, num_classes]` int64 counts: [true class, predicted class]."""
+  """Counts `[num_classes, num_classes]` int64: [true class, predicted]."""
   flat = labels.astype(np.int64) * num_classes + predictions.astype(np.int64)
   return np.bincount(flat, minlength=num_classes**2).reshape(
       num_classes, num_classes)

@@ -22,5 +22,5 @@ def write_text(path: str, text: str) -> None:
 
 
 def record(results: dict[str, Any], name: str, path: str) -> None:
-  """Notes in `results['files']` that `path` (one of the outputs) was written."""
+  """Notes in `results['files']` that the output `path` was written."""
   results.setdefault("files", {})[name] = path
