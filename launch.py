@@ -3,6 +3,7 @@ r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
   python launch.py --config=configs/mlp.py --workdir=runs/mlp
   python launch.py --config=configs/cnn.py --config.train.num_epochs=3
   python launch.py --list_models
+  python launch.py --compare runs/mlp runs/cnn
 """
 
 import logging as std_logging
@@ -23,7 +24,9 @@ _WORKDIR = flags.DEFINE_string(
 _LIST_MODELS = flags.DEFINE_bool(
     "list_models", False, "Print the registered model names and exit. With "
     "--config, models from config.model.module are listed too.")
-
+_COMPARE = flags.DEFINE_bool(
+    "compare", False, "Print the key results of the workdirs given as "
+    "arguments side by side and exit: --compare runs/mlp runs/cnn.")
 _LIST_DATASETS = flags.DEFINE_bool(
     "list_datasets", False, "Print the names accepted by --config.data.name "
     "and exit.")
@@ -64,13 +67,17 @@ def _load_config():
 def main(argv: list[str]) -> None:
   # JAX logs its search for TPU/GPU plugins at INFO; it is noise on CPU.
   std_logging.getLogger("jax._src.xla_bridge").setLevel(std_logging.WARNING)
-  if len(argv) > 1:
+  if len(argv) > 1 and not _COMPARE.value:
     _fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
   import zoo.data  # pylint: disable=g-import-not-at-top
+  from zoo import report  # pylint: disable=g-import-not-at-top
   from zoo import train  # pylint: disable=g-import-not-at-top
   config = _load_config()
   try:
+    if _COMPARE.value:
+      print(report.compare_runs(argv[1:]))
+      return
     if _LIST_DATASETS.value:
       print("\n".join(zoo.data.list_datasets()))
       return
@@ -86,11 +93,8 @@ def main(argv: list[str]) -> None:
   except zoo.ZooError as e:
     logging.debug("Full traceback:", exc_info=True)
     _fail(str(e))
-  print(f"{results['model']} on {results['dataset']}: test accuracy "
-        f"{results['test_accuracy']:.4f}, test loss "
-        f"{results['test_loss']:.4f}, {results['train_seconds']:.1f} s on "
-        f"{results['num_devices']} device(s). Results: "
-        f"{os.path.join(workdir, 'results.json')}")
+  if report.is_writer():  # Multi-host: process 0 wrote the files listed.
+    print(report.format_summary(results, workdir))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ INSTALL_REQUIRES = [
     "importlib_resources>=6",
     # The offline fallback dataset (8x8 `digits`) ships inside scikit-learn.
     "scikit-learn>=1.5,<2",
+    # Showing the results (zoo/report): a progress bar per epoch (tqdm, which
+    # TFDS installs anyway), TensorBoard event files without TensorFlow
+    # (tensorboardX), and curves.png / confusion_matrix.png (matplotlib).
+    "tqdm>=4.70,<5",
+    "tensorboardX>=2.6.5,<2.7",
+    "matplotlib>=3.11,<4",
 ]
 
 EXTRAS_REQUIRE = {

@@ -64,4 +64,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.schedule = "constant"
   config.optimizer.weight_decay = 0.0  # adamw only.
   config.optimizer.momentum = 0.9  # sgd only; 0 for plain SGD.
+
+  # What a run shows and writes besides results.json (see README, "Reading
+  # the results"). Only process 0 writes files.
+  config.report = ml_collections.ConfigDict()
+  # A progress bar per epoch, shown only when stdout is a terminal.
+  config.report.progress_bar = True
+  # TensorBoard event files in the workdir (`tensorboard --logdir WORKDIR`).
+  config.report.tensorboard = True
+  # curves.png and confusion_matrix.png in the workdir.
+  config.report.plots = True
   return config

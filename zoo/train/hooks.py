@@ -7,7 +7,9 @@ The loop calls, on the host and in this order:
   on_epoch_end(run, epoch)                  after an epoch's last step
   on_train_end(run, results)                after the test evaluation
 `run` (a `loop.RunContext`) holds the setup, the config, the current
-(device-resident, replicated) state and the last step's metrics.
+(device-resident, replicated) state and the last step's metrics; at the end
+also `run.test` (the test evaluation, with predictions). Hooks may add fields
+to `results` in on_train_end: results.json is written after them.
 """
 
 import time

@@ -24,7 +24,9 @@ from zoo import modeling
 from zoo import optim
 from zoo import parallel
 from zoo import registry
+from zoo import report
 from zoo import user_modules
+from zoo.data import splits
 from zoo.train import hooks as hooks_lib
 from zoo.train import step as step_lib
 from zoo.train.state import TrainState, init_state, num_params
@@ -50,6 +52,9 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   devices = jax.local_devices()
   parallel.check_divisible(config.train.batch_size, len(devices))
   dataset = data.load(config.data, config.seed)
+  if dataset.validation is None:  # Sources may carve their own.
+    dataset = splits.with_validation(
+        dataset, config.data.validation_fraction, config.seed)
   if len(dataset.train) < config.train.batch_size:
     raise errors.ConfigError(
         f"config.train.batch_size={config.train.batch_size} is larger than "
@@ -95,6 +100,7 @@ class RunContext:
   epoch: int = 0
   step: int = 0
   metrics: Any = None  # The last step's metrics, on the devices.
+  test: Any = None  # `evaluate` on the test split, set before on_train_end.
 
 
 def train(s: Setup, config: ml_collections.ConfigDict,
@@ -152,14 +158,19 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains, evaluates on the test split and writes workdir/results.json."""
   s = setup(config)
   ds = s.dataset
-  logging.info("Model %s (%s parameters) on %s: %d train / %d test examples "
-               "of shape %s, %d classes; %d %s device(s).", config.model.name,
+  num_val = len(ds.validation) if ds.validation is not None else 0
+  logging.info("Model %s (%s parameters) on %s: %d train / %d validation / "
+               "%d test examples of shape %s, %d classes; %d %s device(s).",
+               config.model.name,
                f"{num_params(parallel.unreplicate(s.state.params)):,}",
-               ds.name, len(ds.train), len(ds.test), ds.input_shape,
+               ds.name, len(ds.train), num_val, len(ds.test), ds.input_shape,
                ds.num_classes, len(s.devices), s.devices[0].platform)
   log_hook = hooks_lib.LogHook(config.train.log_every_steps,
                                config.train.batch_size)
-  hooks = [log_hook]
+  eval_batch = config.train.eval_batch_size
+  hooks = [log_hook] + report.build_hooks(
+      config, workdir, s.steps_per_epoch,
+      lambda ctx, split: evaluate(s, ctx.state, split, eval_batch))
   t0 = time.perf_counter()
   ctx = train(s, config, hooks)
   state = jax.block_until_ready(ctx.state)
@@ -176,6 +187,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "test_loss": test["loss"],
       "num_test_examples": test["count"],
       "num_train_examples": len(ds.train),
+      "num_validation_examples": num_val,
       "train_seconds": round(train_seconds, 3),
       "steps": int(parallel.unreplicate(state.step)),
       "final_train_loss": last.get("loss"),
@@ -186,9 +198,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "versions": _versions(),
       "config": config.to_dict(),
   }
-  write_json(os.path.join(workdir, "results.json"), results)
-  for hook in hooks:
+  ctx.test = test
+  for hook in hooks:  # Hooks may add fields (e.g. the best validation epoch).
     hook.on_train_end(ctx, results)
+  if report.is_writer():  # Multi-host: only process 0 writes files.
+    write_json(os.path.join(workdir, "results.json"), results)
   logging.info("test accuracy %.4f  test loss %.4f  (%d examples); trained "
                "in %.1f s", test["accuracy"], test["loss"], test["count"],
                train_seconds)

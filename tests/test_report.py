@@ -1,0 +1,286 @@
+"""The run's outputs: metrics.jsonl, TensorBoard, plots, classification
+report, summary, --compare, the progress bar and the process-0 rule."""
+
+import io
+import json
+import os
+import pathlib
+import struct
+import subprocess
+import sys
+import types
+
+import jax
+import numpy as np
+import pytest
+
+from zoo import errors
+from zoo import report
+from zoo.report import compare as compare_lib
+from zoo.report import progress, schedule
+from zoo.train import loop
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CONTROL = ("\r", "\x1b")  # Carriage returns and ANSI escapes: bar drawing.
+
+
+def _config(**overrides):
+  """The conftest `base_config` (digits, batch 64), for module fixtures."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  config = default.get_config()
+  config.data.name, config.data.allow_fallback = "digits", False
+  config.train.num_epochs, config.train.batch_size = 2, 64
+  config.train.eval_batch_size, config.train.log_every_steps = 100, 10
+  for key, value in overrides.items():
+    node = config
+    *parents, leaf = key.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
+  return config
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+  """One 2-epoch run on digits: (workdir, results)."""
+  workdir = tmp_path_factory.mktemp("run")
+  return workdir, loop.run(_config(), str(workdir))
+
+
+def _rows(workdir):
+  lines = (workdir / "metrics.jsonl").read_text().splitlines()
+  return [json.loads(line) for line in lines]
+
+
+def _png_size(path):
+  data = pathlib.Path(path).read_bytes()
+  assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+  return struct.unpack(">II", data[16:24]), len(data)
+
+
+def _tensorboard_scalars(path):
+  """{tag: [(step, value)]} from a TFRecord file of tensorboardX events."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  data, i, out = pathlib.Path(path).read_bytes(), 0, {}
+  while i < len(data):
+    (n,) = struct.unpack("<Q", data[i:i + 8])
+    event = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
+    for v in event.summary.value:
+      out.setdefault(v.tag, []).append((event.step, v.simple_value))
+    i += 12 + n + 4
+  return out
+
+
+def test_every_file_is_written_and_listed(finished):
+  workdir, results = finished
+  names = {"results.json", "metrics.jsonl", "classification_report.txt",
+           "curves.png", "confusion_matrix.png"}
+  assert names <= set(os.listdir(workdir))
+  assert set(results["files"]) == {"metrics", "tensorboard", "curves",
+                                   "classification_report", "confusion_matrix"}
+  for path in results["files"].values():
+    assert os.path.isfile(path), path
+  on_disk = json.loads((workdir / "results.json").read_text())
+  assert on_disk["best_validation_epoch"] == results["best_validation_epoch"]
+
+
+def test_metrics_rows_agree_with_results(finished):
+  workdir, results = finished
+  rows = _rows(workdir)
+  keys = set(rows[0])
+  epochs = [r for r in rows if r["kind"] == "epoch"]
+  steps = [r for r in rows if r["kind"] == "step"]
+  assert all(set(r) == keys for r in epochs + steps)
+  assert [r["epoch"] for r in epochs] == [1, 2]
+  assert epochs[-1]["step"] == steps[-1]["step"] == results["steps"]
+  assert [r["step"] % 10 == 0 or r["step"] == results["steps"]
+          for r in steps] == [True] * len(steps)
+  val = [r["validation_accuracy"] for r in epochs]
+  assert results["best_validation_accuracy"] == max(val)
+  assert results["best_validation_epoch"] == 1 + val.index(max(val))
+  assert results["final_validation_accuracy"] == val[-1]
+  assert steps[-1]["train_loss"] == pytest.approx(results["final_train_loss"])
+  assert all(r["learning_rate"] == pytest.approx(1e-3) for r in steps)
+  assert all(r["examples_per_second"] > 0 for r in steps + epochs)
+  assert rows[-1] == {"kind": "test", "step": results["steps"], "epoch": 2,
+                      "test_loss": results["test_loss"],
+                      "test_accuracy": results["test_accuracy"]}
+  total = results["num_train_examples"] + results["num_validation_examples"]
+  assert results["num_validation_examples"] == pytest.approx(0.1 * total,
+                                                             abs=10)
+
+
+def test_tensorboard_holds_the_same_scalars(finished):
+  workdir, results = finished
+  scalars = _tensorboard_scalars(results["files"]["tensorboard"])
+  epochs = [r for r in _rows(workdir) if r["kind"] == "epoch"]
+  got = scalars["epoch/validation_accuracy"]
+  assert [s for s, _ in got] == [r["step"] for r in epochs]
+  np.testing.assert_allclose([v for _, v in got],
+                             [r["validation_accuracy"] for r in epochs],
+                             rtol=1e-6)
+  assert scalars["test/accuracy"][0][1] == pytest.approx(
+      results["test_accuracy"])
+  assert {"train/loss", "train/learning_rate", "epoch/train_loss"} <= set(
+      scalars)
+
+
+def test_plots_are_pngs_of_sensible_size(finished):
+  _, results = finished
+  for name in ("curves", "confusion_matrix"):
+    (width, height), num_bytes = _png_size(results["files"][name])
+    assert 400 <= width <= 2000 and 300 <= height <= 2000, (name, width)
+    assert 10_000 < num_bytes < 200_000, (name, num_bytes)
+
+
+def test_classification_report_matches_test_accuracy(finished):
+  workdir, results = finished
+  table = results["classification_report"]
+  assert table["accuracy"] == pytest.approx(results["test_accuracy"],
+                                            abs=1e-9)
+  assert table["macro avg"]["support"] == results["num_test_examples"]
+  assert set(results["class_names"]) <= set(table)
+  text = (workdir / "classification_report.txt").read_text()
+  accuracy_line = next(l for l in text.splitlines()
+                       if l.strip().startswith("accuracy"))
+  assert float(accuracy_line.split()[1]) == pytest.approx(
+      results["test_accuracy"], abs=5e-5)
+  for word in ("precision", "recall", "f1-score", "support"):
+    assert word in text
+  matrix = np.array(results["confusion_matrix"])
+  assert matrix.sum() == results["num_test_examples"]
+  assert np.trace(matrix) / matrix.sum() == pytest.approx(
+      results["test_accuracy"])
+
+
+def test_summary_fits_a_screen_and_names_every_file(finished):
+  workdir, results = finished
+  text = report.format_summary(results, str(workdir))
+  lines = text.splitlines()
+  assert len(lines) <= 24 and max(map(len, lines)) <= 100
+  for path in results["files"].values():
+    assert path in text
+  assert os.path.join(str(workdir), "results.json") in text
+  assert f"{results['test_accuracy']:.4f}" in text
+  assert f"at epoch {results['best_validation_epoch']}" in text
+  assert not any(c in text for c in CONTROL)
+
+
+def test_compare_table_and_flag(finished, tmp_path):
+  workdir, results = finished
+  other = dict(results, test_accuracy=0.1234)
+  other["config"] = json.loads(json.dumps(results["config"]))
+  other["config"]["optimizer"]["learning_rate"] = 0.5
+  (tmp_path / "b").mkdir()
+  (tmp_path / "b" / "results.json").write_text(json.dumps(other))
+  proc = subprocess.run(
+      [sys.executable, "launch.py", "--compare", str(workdir),
+       str(tmp_path)], cwd=REPO, capture_output=True, text=True, check=True)
+  lines = proc.stdout.splitlines()
+  assert str(workdir) in lines[0] and str(tmp_path / "b") in lines[0]
+  row = next(l for l in lines if l.startswith("test accuracy"))
+  assert f"{results['test_accuracy']:.4f}" in row and "0.1234" in row
+  row = next(l for l in lines if l.startswith("config.optimizer.learning_rate"))
+  assert "0.001" in row and "0.5" in row
+  assert not any(l.startswith("config.seed") for l in lines)  # Same value.
+  with pytest.raises(errors.DataError, match="results.json"):
+    compare_lib.compare_runs([str(tmp_path / "missing")])
+
+
+def test_no_validation_no_tensorboard_no_plots(tmp_path):
+  results = loop.run(_config(**{
+      "train.num_epochs": 1, "data.validation_fraction": 0.0,
+      "report.tensorboard": False, "report.plots": False}), str(tmp_path))
+  assert results["best_validation_epoch"] is None
+  assert results["num_validation_examples"] == 0
+  assert results["num_train_examples"] + results["num_test_examples"] == 1797
+  written = os.listdir(tmp_path)
+  assert not [f for f in written if f.endswith(".png") or "tfevents" in f]
+  assert all(r.get("validation_accuracy") is None for r in _rows(tmp_path))
+
+
+def test_only_process_zero_writes_files(tmp_path, monkeypatch):
+  monkeypatch.setattr(jax, "process_index", lambda: 1)
+  workdir = tmp_path / "work"
+  results = loop.run(_config(**{"train.num_epochs": 1}), str(workdir))
+  assert not workdir.exists() or not os.listdir(workdir)
+  assert results["best_validation_epoch"] == 1  # Still computed.
+  assert "files" not in results
+
+
+def test_non_tty_output_has_no_progress_bar(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, "launch.py", "--config=configs/mlp.py",
+       "--config.data.name=digits", "--config.data.allow_fallback=False",
+       "--config.train.num_epochs=1", "--config.train.batch_size=64",
+       "--config.train.log_every_steps=5", f"--workdir={tmp_path}"],
+      cwd=REPO, capture_output=True, text=True, check=True)
+  assert not any(c in proc.stdout + proc.stderr for c in CONTROL)
+  assert "%|" not in proc.stdout + proc.stderr  # No tqdm bar either.
+  assert "step 5/" in proc.stderr and "validation loss" in proc.stderr
+  assert "run summary" in proc.stdout and "curves.png" in proc.stdout
+
+
+def _fake_run(epoch=0):
+  metrics = {"loss": np.array([0.5, 0.5]), "accuracy": np.array([0.75, 0.75])}
+  return types.SimpleNamespace(setup=types.SimpleNamespace(steps_per_epoch=4),
+                               epoch=epoch, num_epochs=2, metrics=metrics)
+
+
+def test_progress_bar_shows_loss_accuracy_and_rate():
+  out = io.StringIO()
+  tracker = types.SimpleNamespace(epoch_record={
+      "validation_loss": 0.25, "validation_accuracy": 0.875})
+  hook = progress.ProgressHook(tracker, batch_size=8, enabled=True, file=out)
+  run = _fake_run()
+  for step in range(1, 5):
+    hook.after_step(run, step)
+  hook.on_epoch_end(run, 0)
+  last = out.getvalue().split("\r")[-1]
+  assert "epoch 1/2" in last and "100%" in last and "ex/s" in last
+  assert "loss=0.5000" in last and "acc=0.7500" in last
+  assert "val_loss=0.2500" in last and "val_acc=0.8750" in last
+
+
+def test_progress_bar_is_off_when_file_is_not_a_terminal():
+  out = io.StringIO()
+  hook = progress.ProgressHook(None, batch_size=8, file=out)
+  assert not hook.enabled
+  hook.after_step(_fake_run(), 1)
+  hook.on_epoch_end(_fake_run(), 0)
+  assert out.getvalue() == ""
+
+
+def test_log_lines_clear_the_bar_first():
+  out = io.StringIO()
+  hook = progress.ProgressHook(None, batch_size=8, enabled=True, file=out)
+  hook.after_step(_fake_run(), 1)
+  stream = progress._BarSafeStream(out, hook)  # pylint: disable=protected-access
+  stream.write("I0101 a log line")
+  assert "a log line" not in out.getvalue()  # Waits for the whole line.
+  stream.write("\n")
+  before, after = out.getvalue().split("I0101 a log line\n")
+  assert before.endswith("\r") and after.startswith("\r")  # Bar redrawn.
+
+
+def test_learning_rate_follows_the_schedule():
+  cfg = _config().optimizer
+  assert schedule.learning_rate_fn(cfg, 100)(50) == pytest.approx(1e-3)
+  cfg.schedule = "cosine"
+  rate = schedule.learning_rate_fn(cfg, 100)
+  assert rate(0) == pytest.approx(1e-3)
+  assert rate(50) == pytest.approx(5e-4)
+  assert rate(100) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_metrics_writer_starts_fresh_files(tmp_path):
+  (tmp_path / "events.out.tfevents.1.old").write_bytes(b"stale")
+  (tmp_path / "metrics.jsonl").write_text('{"stale": 1}\n')
+  tracker = types.SimpleNamespace(step_record=None, epoch_record=None)
+  writer = report.MetricsWriter(tracker, str(tmp_path))
+  writer.on_train_start(None)
+  results = {"steps": 0, "test_loss": 1.0, "test_accuracy": 0.5}
+  writer.on_train_end(types.SimpleNamespace(num_epochs=1), results)
+  events = [f for f in os.listdir(tmp_path) if "tfevents" in f]
+  assert len(events) == 1 and not events[0].endswith(".old")
+  assert [r["kind"] for r in _rows(tmp_path)] == ["test"]

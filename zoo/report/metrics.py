@@ -1,0 +1,91 @@
+"""metrics.jsonl and TensorBoard event files, written as the run goes.
+
+`metrics.jsonl` has one JSON object per line: each step record and epoch
+record of the `MetricsTracker` (see tracker.py for the keys), then one
+`kind: 'test'` row at the end. The TensorBoard files (tensorboardX: no
+TensorFlow needed) hold the same scalars; `tensorboard --logdir WORKDIR`
+shows them, and `--logdir` on a folder of workdirs compares runs.
+"""
+
+import glob
+import json
+import os
+from typing import Any, Optional, TextIO
+
+from zoo.report import files
+from zoo.report.tracker import MetricsTracker
+from zoo.train import hooks
+
+METRICS_FILE = "metrics.jsonl"
+# Record key -> TensorBoard tag, for step records and epoch records.
+_STEP_TAGS = {"train_loss": "train/loss", "train_accuracy": "train/accuracy",
+              "learning_rate": "train/learning_rate",
+              "examples_per_second": "train/examples_per_second"}
+_EPOCH_TAGS = {"train_loss": "epoch/train_loss",
+               "train_accuracy": "epoch/train_accuracy",
+               "validation_loss": "epoch/validation_loss",
+               "validation_accuracy": "epoch/validation_accuracy"}
+
+
+class MetricsWriter(hooks.Hook):
+  """Appends the tracker's records to metrics.jsonl and TensorBoard files.
+
+  Writes only on process 0; reads `tracker` (which must come before it).
+  """
+
+  def __init__(self, tracker: MetricsTracker, workdir: str,
+               tensorboard: bool = True):
+    self.tracker, self.workdir, self.tensorboard = tracker, workdir, tensorboard
+    self._jsonl: Optional[TextIO] = None
+    self._tb: Any = None
+
+  def on_train_start(self, run: Any) -> None:
+    if not files.is_writer():
+      return
+    os.makedirs(self.workdir, exist_ok=True)
+    self._jsonl = open(os.path.join(self.workdir, METRICS_FILE), "w",
+                       encoding="utf-8")
+    for stale in _event_files(self.workdir):  # A run starts its files anew,
+      os.remove(stale)  # as metrics.jsonl does; TODO(issue 3): on resume keep.
+    if self.tensorboard:
+      import tensorboardX  # pylint: disable=g-import-not-at-top
+      self._tb = tensorboardX.SummaryWriter(logdir=self.workdir)
+
+  def after_step(self, run: Any, step: int) -> None:
+    if self.tracker.step_record is not None:
+      self._write(self.tracker.step_record, _STEP_TAGS)
+
+  def on_epoch_end(self, run: Any, epoch: int) -> None:
+    self._write(self.tracker.epoch_record, _EPOCH_TAGS)
+
+  def on_train_end(self, run: Any, results: dict[str, Any]) -> None:
+    if self._jsonl is None:
+      return
+    test = {"kind": "test", "step": results["steps"],
+            "epoch": run.num_epochs, "test_loss": results["test_loss"],
+            "test_accuracy": results["test_accuracy"]}
+    self._write(test, {"test_loss": "test/loss",
+                       "test_accuracy": "test/accuracy"})
+    self._jsonl.close()
+    self._jsonl = None
+    files.record(results, "metrics", os.path.join(self.workdir, METRICS_FILE))
+    if self._tb is not None:
+      self._tb.close()
+      events = _event_files(self.workdir)
+      if events:
+        files.record(results, "tensorboard", max(events, key=os.path.getmtime))
+
+  def _write(self, record: dict[str, Any], tags: dict[str, str]) -> None:
+    if self._jsonl is None:
+      return
+    self._jsonl.write(json.dumps(record) + "\n")
+    self._jsonl.flush()  # `tail -f` shows each row as it comes.
+    if self._tb is not None:
+      for key, tag in tags.items():
+        if record.get(key) is not None:
+          self._tb.add_scalar(tag, record[key], record["step"],
+                              walltime=record.get("wall_time"))
+
+
+def _event_files(workdir: str) -> list[str]:
+  return glob.glob(os.path.join(workdir, "events.out.tfevents.*"))

@@ -1,0 +1,111 @@
+"""curves.png (loss and accuracy per epoch) and confusion_matrix.png.
+
+Figures are drawn with matplotlib's Agg canvas directly (no pyplot), so they
+need no display and leave the user's matplotlib backend alone.
+"""
+
+import os
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from zoo.report import classification
+from zoo.report import files
+from zoo.report.tracker import MetricsTracker
+from zoo.train import hooks
+
+CURVES_FILE = "curves.png"
+CONFUSION_FILE = "confusion_matrix.png"
+_MAX_ANNOTATED_CLASSES = 30  # Beyond this the counts would not be readable.
+
+
+def _figure(width: float, height: float) -> Any:
+  from matplotlib import figure  # pylint: disable=g-import-not-at-top
+  from matplotlib.backends import backend_agg  # pylint: disable=g-import-not-at-top
+  fig = figure.Figure(figsize=(width, height), dpi=100)
+  backend_agg.FigureCanvasAgg(fig)
+  return fig
+
+
+def plot_curves(history: Sequence[dict[str, Any]], path: str, title: str,
+                best_epoch: Optional[int] = None) -> None:
+  """Train and validation loss (left) and accuracy (right) per epoch."""
+  from matplotlib import ticker  # pylint: disable=g-import-not-at-top
+  fig = _figure(10, 4)
+  epochs = [r["epoch"] for r in history]
+  for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+    ax.plot(epochs, [r[f"train_{metric}"] for r in history], "o-",
+            label=f"train {metric} (mean over the epoch)")
+    val = [r[f"validation_{metric}"] for r in history]
+    if any(v is not None for v in val):
+      ax.plot(epochs, [np.nan if v is None else v for v in val], "s-",
+              label=f"validation {metric}")
+      if best_epoch is not None:
+        ax.axvline(best_epoch, color="gray", linestyle=":",
+                   label=f"best validation accuracy (epoch {best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(metric)
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+  fig.suptitle(title)
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str],
+                          path: str, title: str) -> None:
+  """`matrix` `[C, C]` counts (rows: true class) as a labelled heat map."""
+  n = len(class_names)
+  size = min(max(5.0, 0.45 * n + 2.5), 16.0)
+  fig = _figure(size + 1.0, size)
+  ax = fig.subplots()
+  image = ax.imshow(matrix, cmap="Blues")
+  fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="examples")
+  ax.set_xticks(range(n), [str(c) for c in class_names], rotation=45,
+                ha="right", rotation_mode="anchor")
+  ax.set_yticks(range(n), [str(c) for c in class_names])
+  ax.set_xlabel("predicted class")
+  ax.set_ylabel("true class")
+  ax.set_title(title)
+  if n <= _MAX_ANNOTATED_CLASSES:
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (i, j), count in np.ndenumerate(matrix):
+      ax.text(j, i, str(count), ha="center", va="center", fontsize="small",
+              color="white" if count > threshold else "black")
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def _save(fig: Any, path: str) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = f"{path}.tmp.{os.getpid()}.png"
+  fig.savefig(tmp)
+  os.replace(tmp, path)
+
+
+class PlotsHook(hooks.Hook):
+  """Writes curves.png (from `tracker`) and the test confusion_matrix.png
+  into `workdir` at the end of the run (process 0 only)."""
+
+  def __init__(self, tracker: MetricsTracker, workdir: str):
+    self.tracker, self.workdir = tracker, workdir
+
+  def on_train_end(self, run: Any, results: dict[str, Any]) -> None:
+    if not files.is_writer():
+      return
+    name = f"{results['model']} on {results['dataset']}"
+    if self.tracker.history:
+      path = os.path.join(self.workdir, CURVES_FILE)
+      plot_curves(self.tracker.history, path, name, self.tracker.best_epoch)
+      files.record(results, "curves", path)
+    ds = run.setup.dataset
+    matrix = classification.confusion_matrix(
+        ds.test.labels, run.test["predictions"], ds.num_classes)
+    path = os.path.join(self.workdir, CONFUSION_FILE)
+    plot_confusion_matrix(
+        matrix, ds.class_names, path,
+        f"{name}: test accuracy {results['test_accuracy']:.4f} "
+        f"({len(ds.test)} examples)")
+    files.record(results, "confusion_matrix", path)

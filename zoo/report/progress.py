@@ -1,0 +1,126 @@
+"""A tqdm progress bar per epoch, shown only when stdout is a terminal.
+
+Elsewhere (CI, a file, a pipe) the hook does nothing: the absl log lines of
+`LogHook` and `MetricsTracker` are the record, with no control characters.
+"""
+
+import sys
+import time
+from typing import Any, Optional, TextIO
+
+from absl import logging as absl_logging
+import jax
+import tqdm
+
+from zoo.report import files
+from zoo.report.tracker import MetricsTracker
+from zoo.train import hooks
+
+
+class ProgressHook(hooks.Hook):
+  """One bar per epoch: examples done, examples/s, running train loss and
+  accuracy (refreshed every `refresh_seconds`), and at the epoch's end its
+  validation loss and accuracy from `tracker` (which must come before it).
+
+  `enabled=None` shows the bar iff `file` (default stdout) is a terminal and
+  this is process 0. While a bar is shown on stdout, absl log lines clear it
+  before they are written and redraw it after, so neither breaks the other.
+  """
+
+  def __init__(self, tracker: Optional[MetricsTracker], batch_size: int,
+               enabled: Optional[bool] = None, file: Optional[TextIO] = None,
+               refresh_seconds: float = 0.5):
+    self.tracker, self.batch_size = tracker, batch_size
+    self.file = file or sys.stdout
+    if enabled is None:
+      enabled = _is_terminal(self.file) and files.is_writer()
+    self.enabled, self.refresh_seconds = enabled, refresh_seconds
+    self._redirect = enabled and file is None
+    self._bar: Any = None
+    self._saved_stream: Any = None
+
+  def on_train_start(self, run: Any) -> None:
+    if self._redirect:
+      handler = _absl_python_handler()
+      self._saved_stream = handler.stream
+      handler.stream = _BarSafeStream(handler.stream, self)
+
+  def after_step(self, run: Any, step: int) -> None:
+    if not self.enabled:
+      return
+    if self._bar is None:
+      self._bar = tqdm.tqdm(
+          total=run.setup.steps_per_epoch * self.batch_size, unit=" ex",
+          unit_scale=True, file=self.file, dynamic_ncols=True, leave=True,
+          desc=f"epoch {run.epoch + 1}/{run.num_epochs}")
+      self._pending, self._sums, self._last = [], [0.0, 0.0, 0], 0.0
+    self._bar.update(self.batch_size)
+    self._pending.append(run.metrics)
+    if time.perf_counter() - self._last >= self.refresh_seconds:
+      self._bar.set_postfix(self._running_means(), refresh=False)
+      self._last = time.perf_counter()
+
+  def on_epoch_end(self, run: Any, epoch: int) -> None:
+    if self._bar is None:
+      return
+    postfix = self._running_means()
+    record = self.tracker.epoch_record if self.tracker else None
+    if record and record["validation_accuracy"] is not None:
+      postfix["val_loss"] = f"{record['validation_loss']:.4f}"
+      postfix["val_acc"] = f"{record['validation_accuracy']:.4f}"
+    self._bar.set_postfix(postfix, refresh=False)
+    self._bar.close()
+    self._bar = None
+
+  def on_train_end(self, run: Any, results: dict[str, Any]) -> None:
+    if self._saved_stream is not None:
+      _absl_python_handler().stream = self._saved_stream
+      self._saved_stream = None
+
+  def _running_means(self) -> dict[str, str]:
+    """The epoch's mean train loss and accuracy so far (fetches new steps)."""
+    for m in jax.device_get(self._pending):
+      self._sums[0] += float(m["loss"][0])
+      self._sums[1] += float(m["accuracy"][0])
+      self._sums[2] += 1
+    self._pending = []
+    n = max(self._sums[2], 1)
+    return {"loss": f"{self._sums[0] / n:.4f}",
+            "acc": f"{self._sums[1] / n:.4f}"}
+
+
+def _is_terminal(file: TextIO) -> bool:
+  try:
+    return file.isatty()
+  except (AttributeError, ValueError):  # No isatty, or closed.
+    return False
+
+
+def _absl_python_handler() -> Any:
+  return absl_logging.get_absl_handler().python_handler
+
+
+class _BarSafeStream:
+  """A log stream that clears the hook's bar around each complete line."""
+
+  def __init__(self, stream: TextIO, hook: ProgressHook):
+    self._stream, self._hook, self._buffer = stream, hook, ""
+
+  def write(self, text: str) -> None:
+    self._buffer += text
+    if "\n" not in self._buffer:
+      return
+    lines, self._buffer = self._buffer.rsplit("\n", 1)
+    bar = self._hook._bar  # pylint: disable=protected-access
+    if bar is not None:
+      bar.clear()
+    self._stream.write(lines + "\n")
+    self._stream.flush()
+    if bar is not None:
+      bar.refresh()
+
+  def flush(self) -> None:
+    self._stream.flush()
+
+  def __getattr__(self, name: str) -> Any:
+    return getattr(self._stream, name)
