@@ -1,7 +1,7 @@
 """A tqdm progress bar per epoch, shown only when stdout is a terminal.
 
 Elsewhere (CI, a file, a pipe) the hook does nothing: the absl log lines of
-`LogHook` and `MetricsTracker` are the record, with no control characters.
+`MetricsTracker` are the record, with no control characters.
 """
 
 import sys

@@ -31,7 +31,8 @@ class MetricsTracker(hooks.Hook):
   """Builds the records that the other report hooks read; put it before them.
 
   After each step `step_record` is the new step record on logged steps (every
-  `log_every` steps and the last step) and None otherwise. After each epoch
+  `log_every` steps and the last step, each also logged as a line) and None
+  otherwise. After each epoch
   `epoch_record` is that epoch's record; `history` lists every epoch record;
   `best_epoch` / `best_accuracy` track the best validation accuracy so far
   (the earliest epoch wins ties) and stay None without a validation split.
@@ -44,6 +45,7 @@ class MetricsTracker(hooks.Hook):
     self.step_record: Optional[dict[str, Any]] = None
     self.epoch_record: Optional[dict[str, Any]] = None
     self.history: list[dict[str, Any]] = []
+    self.last_step_record: Optional[dict[str, Any]] = None
     self.best_epoch: Optional[int] = None
     self.best_accuracy: Optional[float] = None
 
@@ -62,6 +64,8 @@ class MetricsTracker(hooks.Hook):
     self.step_record = self._record("step", run, self._window,
                                     now - self._t_window)
     self._window, self._t_window = [], now
+    self.last_step_record = self.step_record
+    _log_step(self.step_record, run.total_steps, run.num_epochs)
 
   def on_epoch_end(self, run: Any, epoch: int) -> None:
     record = self._record("epoch", run, self._epoch,
@@ -83,6 +87,9 @@ class MetricsTracker(hooks.Hook):
 
   def on_train_end(self, run: Any, results: dict[str, Any]) -> None:
     last = self.history[-1] if self.history else {}
+    last_step = self.last_step_record or {}
+    results["final_train_loss"] = last_step.get("train_loss")
+    results["final_train_accuracy"] = last_step.get("train_accuracy")
     results["best_validation_accuracy"] = self.best_accuracy
     results["best_validation_epoch"] = self.best_epoch
     results["final_validation_accuracy"] = last.get("validation_accuracy")
@@ -102,6 +109,14 @@ class MetricsTracker(hooks.Hook):
         "elapsed_seconds": round(time.perf_counter() - self._t0, 3),
         "wall_time": time.time(),
     }
+
+
+def _log_step(record: dict[str, Any], total_steps: int,
+              num_epochs: int) -> None:
+  logging.info("step %d/%d  epoch %d/%d  loss %.4f  accuracy %.4f  "
+               "%.0f examples/s", record["step"], total_steps, record["epoch"],
+               num_epochs, record["train_loss"], record["train_accuracy"],
+               record["examples_per_second"])
 
 
 def _log_epoch(record: dict[str, Any], num_epochs: int,

@@ -165,17 +165,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                f"{num_params(parallel.unreplicate(s.state.params)):,}",
                ds.name, len(ds.train), num_val, len(ds.test), ds.input_shape,
                ds.num_classes, len(s.devices), s.devices[0].platform)
-  log_hook = hooks_lib.LogHook(config.train.log_every_steps,
-                               config.train.batch_size)
   eval_batch = config.train.eval_batch_size
-  hooks = [log_hook] + report.build_hooks(
+  hooks = report.build_hooks(
       config, workdir, s.steps_per_epoch,
       lambda ctx, split: evaluate(s, ctx.state, split, eval_batch))
   t0 = time.perf_counter()
   ctx = train(s, config, hooks)
   state = jax.block_until_ready(ctx.state)
   train_seconds = time.perf_counter() - t0
-  last = log_hook.last
   test = evaluate(s, state, ds.test, config.train.eval_batch_size)
   results = {
       "model": config.model.name,
@@ -190,8 +187,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "num_validation_examples": num_val,
       "train_seconds": round(train_seconds, 3),
       "steps": int(parallel.unreplicate(state.step)),
-      "final_train_loss": last.get("loss"),
-      "final_train_accuracy": last.get("accuracy"),
       "num_params": num_params(parallel.unreplicate(state.params)),
       "seed": config.seed,
       "warnings": list(ds.warnings),
