@@ -1,6 +1,8 @@
 r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
 
   python launch.py --config=configs/mlp.py --workdir=runs/mlp
+  python launch.py --config=configs/mlp.py --workdir=runs/mlp   # resumes
+  python launch.py --config=configs/mlp.py --workdir=runs/mlp --mode=eval
   python launch.py --config=configs/cnn.py --config.train.num_epochs=3
   python launch.py --list_models
   python launch.py --compare runs/mlp runs/cnn
@@ -8,6 +10,7 @@ r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
 
 import logging as std_logging
 import os
+import shlex
 import sys
 
 from absl import app
@@ -19,8 +22,12 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Recipe file, e.g. configs/mlp.py; override any field "
     "with --config.<field>=<value>.", lock_config=True)
 _WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Where results.json (and later checkpoints) go. "
-    "Default: runs/<model>.")
+    "workdir", None, "Where checkpoints, config.json and results.json go; "
+    "a run resumes from the latest checkpoint there. Default: runs/<model>.")
+_MODE = flags.DEFINE_enum(
+    "mode", "train", ["train", "eval"], "train: train (resuming from "
+    "--workdir's latest checkpoint), then evaluate. eval: only re-evaluate "
+    "--workdir's latest checkpoint on the test split.")
 _LIST_MODELS = flags.DEFINE_bool(
     "list_models", False, "Print the registered model names and exit. With "
     "--config, models from config.model.module are listed too.")
@@ -73,6 +80,7 @@ def main(argv: list[str]) -> None:
   import zoo.data  # pylint: disable=g-import-not-at-top
   from zoo import report  # pylint: disable=g-import-not-at-top
   from zoo import train  # pylint: disable=g-import-not-at-top
+  from zoo.train import safety  # pylint: disable=g-import-not-at-top
   config = _load_config()
   try:
     if _COMPARE.value:
@@ -89,7 +97,15 @@ def main(argv: list[str]) -> None:
     if config is None:
       _fail("--config is required, e.g. --config=configs/mlp.py.")
     workdir = _WORKDIR.value or os.path.join("runs", config.model.name)
-    results = train.run(config, workdir)
+    if _MODE.value == "eval":
+      from zoo.train import eval_mode  # pylint: disable=g-import-not-at-top
+      results = eval_mode.run_eval(config, workdir)
+    else:
+      results = train.run(config, workdir)
+  except safety.RunInterrupted as e:
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    print(f"{e}\n  {command}", file=sys.stderr)
+    sys.exit(128 + e.signum)  # The shell convention for "stopped by signal".
   except zoo.ZooError as e:
     logging.debug("Full traceback:", exc_info=True)
     _fail(str(e))

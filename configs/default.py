@@ -74,4 +74,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.report.tensorboard = True
   # curves.png and confusion_matrix.png in the workdir.
   config.report.plots = True
+
+  # Checkpoints of the whole train state in WORKDIR/checkpoints; re-running
+  # the same command on the same --workdir resumes from the latest one.
+  config.checkpoint = ml_collections.ConfigDict()
+  # Save every this many steps (0: off) and every this many epochs (0: off);
+  # a run always saves at its end and when stopped by Ctrl-C / SIGTERM.
+  config.checkpoint.every_steps = 0
+  config.checkpoint.every_epochs = 1
+  # How many of the latest checkpoints to keep (older ones are deleted).
+  config.checkpoint.keep = 3
   return config

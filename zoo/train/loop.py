@@ -27,7 +27,9 @@ from zoo import registry
 from zoo import report
 from zoo import user_modules
 from zoo.data import splits
+from zoo.train import checkpoint_hook
 from zoo.train import hooks as hooks_lib
+from zoo.train import safety
 from zoo.train import step as step_lib
 from zoo.train.state import TrainState, init_state, num_params
 
@@ -105,20 +107,27 @@ class RunContext:
 
 def train(s: Setup, config: ml_collections.ConfigDict,
           hooks: Sequence[hooks_lib.Hook] = ()) -> RunContext:
-  """Runs every epoch, calling `hooks` around the steps."""
+  """Runs every epoch, calling `hooks` around the steps.
+
+  Starts at `s.state.step` (> 0 after a resume): epoch = step //
+  steps_per_epoch, at batch step % steps_per_epoch of that epoch.
+  """
   cfg = config.train
+  start = int(jax.device_get(parallel.unreplicate(s.state.step)))
   run = RunContext(setup=s, config=config, state=s.state,
                    total_steps=s.steps_per_epoch * cfg.num_epochs,
-                   num_epochs=cfg.num_epochs)
+                   num_epochs=cfg.num_epochs, step=start)
   for hook in hooks:
     hook.on_train_start(run)
   n = len(s.devices)
   in_flight = collections.deque()
   limit = parallel.max_steps_in_flight(s.devices)
-  for epoch in range(cfg.num_epochs):
+  first_epoch, first_batch = divmod(start, s.steps_per_epoch)
+  for epoch in range(first_epoch, cfg.num_epochs):
     run.epoch = epoch
-    for batch in data.train_batches(s.dataset.train, cfg.batch_size,
-                                    config.seed, epoch):
+    for batch in data.train_batches(
+        s.dataset.train, cfg.batch_size, config.seed, epoch,
+        start_step=first_batch if epoch == first_epoch else 0):
       run.state, run.metrics = s.p_train_step(run.state,
                                               parallel.shard(batch, n))
       run.step += 1
@@ -154,8 +163,10 @@ def evaluate(s: Setup, state: TrainState, split: data.Split,
           "count": int(count), "predictions": np.concatenate(predictions)}
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains, evaluates on the test split and writes workdir/results.json."""
+def run(config: ml_collections.ConfigDict, workdir: str,
+        extra_hooks: Sequence[hooks_lib.Hook] = ()) -> dict[str, Any]:
+  """Trains (resuming from workdir's latest checkpoint), evaluates on the
+  test split and writes workdir/results.json."""
   s = setup(config)
   ds = s.dataset
   num_val = len(ds.validation) if ds.validation is not None else 0
@@ -166,33 +177,21 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                ds.name, len(ds.train), num_val, len(ds.test), ds.input_shape,
                ds.num_classes, len(s.devices), s.devices[0].platform)
   eval_batch = config.train.eval_batch_size
-  hooks = report.build_hooks(
+  guard = safety.NonFiniteGuard()
+  ckpt = checkpoint_hook.CheckpointHook(workdir, config, guard)
+  s.state = ckpt.resume(s)
+  hooks = [guard, *report.build_hooks(
       config, workdir, s.steps_per_epoch,
-      lambda ctx, split: evaluate(s, ctx.state, split, eval_batch))
+      lambda ctx, split: evaluate(s, ctx.state, split, eval_batch)),
+           *extra_hooks, ckpt]  # Checkpoints last: after every other hook.
   t0 = time.perf_counter()
-  ctx = train(s, config, hooks)
+  with safety.stop_on_signals():
+    ctx = train(s, config, hooks)
+  ckpt.close()
   state = jax.block_until_ready(ctx.state)
   train_seconds = time.perf_counter() - t0
   test = evaluate(s, state, ds.test, config.train.eval_batch_size)
-  results = {
-      "model": config.model.name,
-      "dataset": ds.name,
-      "dataset_source": ds.source,
-      "num_devices": len(s.devices),
-      "platform": s.devices[0].platform,
-      "test_accuracy": test["accuracy"],
-      "test_loss": test["loss"],
-      "num_test_examples": test["count"],
-      "num_train_examples": len(ds.train),
-      "num_validation_examples": num_val,
-      "train_seconds": round(train_seconds, 3),
-      "steps": int(parallel.unreplicate(state.step)),
-      "num_params": num_params(parallel.unreplicate(state.params)),
-      "seed": config.seed,
-      "warnings": list(ds.warnings),
-      "versions": _versions(),
-      "config": config.to_dict(),
-  }
+  results = make_results(config, s, state, test, train_seconds)
   ctx.test = test
   for hook in hooks:  # Hooks may add fields (e.g. the best validation epoch).
     hook.on_train_end(ctx, results)
@@ -202,6 +201,33 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                "in %.1f s", test["accuracy"], test["loss"], test["count"],
                train_seconds)
   return results
+
+
+def make_results(config: ml_collections.ConfigDict, s: Setup,
+                 state: TrainState, test: dict[str, Any],
+                 train_seconds: float) -> dict[str, Any]:
+  """results.json's own fields; hooks add theirs in on_train_end."""
+  ds = s.dataset
+  return {
+      "model": config.model.name,
+      "dataset": ds.name,
+      "dataset_source": ds.source,
+      "num_devices": len(s.devices),
+      "platform": s.devices[0].platform,
+      "test_accuracy": test["accuracy"],
+      "test_loss": test["loss"],
+      "num_test_examples": test["count"],
+      "num_train_examples": len(ds.train),
+      "num_validation_examples": (
+          len(ds.validation) if ds.validation is not None else 0),
+      "train_seconds": round(train_seconds, 3),
+      "steps": int(parallel.unreplicate(state.step)),
+      "num_params": num_params(parallel.unreplicate(state.params)),
+      "seed": config.seed,
+      "warnings": list(ds.warnings),
+      "versions": _versions(),
+      "config": config.to_dict(),
+  }
 
 
 def _versions() -> dict[str, str]:

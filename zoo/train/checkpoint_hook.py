@@ -1,0 +1,182 @@
+"""CheckpointHook: resumes a run from its workdir and saves its train state.
+
+It saves every `config.checkpoint.every_steps` steps, every `every_epochs`
+epochs, at the end of training and, when a stop signal arrived (see
+`safety.stop_on_signals`), at the next step boundary before raising
+`safety.RunInterrupted`. Nothing non-finite is ever saved.
+"""
+
+import os
+import time
+from typing import Any, Optional
+
+from absl import logging
+import jax
+import ml_collections
+
+from zoo import checkpoint
+from zoo import config_compat
+from zoo import errors
+from zoo import parallel
+from zoo.train import hooks as hooks_lib
+from zoo.train import safety
+from zoo.train.state import TrainState
+
+
+def check_config(cfg: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError unless `config.checkpoint` holds usable values."""
+  for field, low in (("every_steps", 0), ("every_epochs", 0), ("keep", 1)):
+    value = cfg.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+      raise errors.ConfigError(
+          f"config.checkpoint.{field}={value!r} is invalid: it must be an "
+          f"integer >= {low}. Fix it with --config.checkpoint.{field}=<value>.")
+
+
+def dataset_facts(dataset: Any, steps_per_epoch: int) -> dict[str, Any]:
+  """What a checkpoint records about its data (JSON values)."""
+  return {"name": dataset.name, "input_shape": list(dataset.input_shape),
+          "num_classes": dataset.num_classes,
+          "class_names": list(dataset.class_names),
+          "num_train_examples": len(dataset.train),
+          "steps_per_epoch": steps_per_epoch}
+
+
+def check_dataset(saved: dict[str, Any], now: dict[str, Any],
+                  where: str) -> None:
+  """ConfigError if the data differs from the data the checkpoint saw."""
+  keys = ("name", "input_shape", "num_classes", "num_train_examples")
+  diffs = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in keys
+           if saved.get(k) != now[k]]
+  if diffs:
+    raise errors.ConfigError(
+        f"The checkpoint {where} was trained on other data; the dataset "
+        f"differs (checkpoint -> now): {'; '.join(diffs)}. Point the config "
+        "at the same data (config.data.*) or use another --workdir.")
+
+
+class CheckpointHook(hooks_lib.Hook):
+  """Resumes from and saves to WORKDIR/checkpoints."""
+
+  def __init__(self, workdir: str, config: ml_collections.ConfigDict,
+               guard: Optional[safety.NonFiniteGuard] = None,
+               read_only: bool = False):
+    check_config(config.checkpoint)
+    self.workdir, self.config, self.guard = workdir, config, guard
+    self.checkpointer = checkpoint.Checkpointer(
+        workdir, keep=config.checkpoint.keep, read_only=read_only)
+    self.last_saved: Optional[int] = None
+    if guard is not None:
+      guard.describe_checkpoint = self.describe_last
+
+  def restore(self, s: Any) -> Optional[checkpoint.Restored]:
+    """The latest usable checkpoint for setup `s`, or None if there is none.
+
+    Raises ConfigError if it was trained with an incompatible config.
+    """
+    fresh = parallel.unreplicate(s.state)
+    facts = dataset_facts(s.dataset, s.steps_per_epoch)
+
+    def make_like(meta: dict[str, Any]) -> TrainState:
+      where = self.checkpointer.path(meta["step"])
+      config_compat.check_resumable(meta.get("config", {}), self.config, where)
+      check_dataset(meta.get("dataset", {}), facts, where)
+      return fresh
+
+    restored = self.checkpointer.restore_latest(make_like)
+    if restored is not None:
+      self.last_saved = restored.step
+    return restored
+
+  def resume(self, s: Any) -> TrainState:
+    """Setup `s`'s state, replaced by the latest checkpoint's if any.
+
+    Also saves the config to WORKDIR/config.json.
+    """
+    restored = self.restore(s)
+    config_compat.save(self.workdir, self.config)
+    if restored is None:
+      return s.state
+    changed = config_compat.changed_fields(restored.meta["config"], self.config)
+    if changed:
+      logging.info("Config changes since that checkpoint (allowed): %s",
+                   "; ".join(changed))
+    saved_epochs = restored.meta["config"]["train"]["num_epochs"]
+    if (self.config.optimizer.schedule == "cosine"
+        and saved_epochs != self.config.train.num_epochs):
+      logging.warning("The cosine schedule now decays over %d epochs instead "
+                      "of %d: the remaining steps follow the new schedule.",
+                      self.config.train.num_epochs, saved_epochs)
+    epoch, batch = divmod(restored.step, s.steps_per_epoch)
+    logging.info("resumed from step %d (epoch %d, batch %d of %d) from %s",
+                 restored.step, epoch + 1, batch, s.steps_per_epoch,
+                 restored.path)
+    return parallel.replicate(restored.state, s.devices)
+
+  def after_step(self, run: Any, step: int) -> None:
+    signum = safety.stop_requested()
+    if signum is not None:
+      name = safety.signal_name(signum)
+      logging.warning("%s received: saving a checkpoint at step %d.", name,
+                      step)
+      path = self.save(run)
+      raise safety.RunInterrupted(
+          f"Stopped by {name} at step {step}/{run.total_steps}; the train "
+          f"state is saved in {path}. Run the same command again (same "
+          f"--workdir={self.workdir}) to resume from step {step}.",
+          signum, step)
+    every = self.config.checkpoint.every_steps
+    if every and step % every == 0:
+      self.save(run)
+
+  def on_epoch_end(self, run: Any, epoch: int) -> None:
+    every = self.config.checkpoint.every_epochs
+    if run.step >= run.total_steps or (every and (epoch + 1) % every == 0):
+      self.save(run)
+
+  def save(self, run: Any) -> str:
+    """Saves `run.state` at `run.step` unless already saved; returns the path."""
+    if self.last_saved == run.step:
+      return self.checkpointer.path(run.step)
+    if self.guard is not None:
+      self.guard.flush(run)  # A step with a NaN loss must not be saved.
+    flat = checkpoint.flatten_state(parallel.unreplicate(run.state))
+    bad = safety.first_nonfinite(flat)
+    if bad is not None:
+      raise safety.DivergedError(safety.diverged_message(
+          run, f"the train state holds NaN/Inf values ({bad})", run.step,
+          run.epoch, self.describe_last))
+    t0 = time.perf_counter()
+    path = self.checkpointer.save(run.step, flat, self._meta(run))
+    self.last_saved = run.step
+    logging.info("Saved checkpoint %s in %.2f s", path,
+                 time.perf_counter() - t0)
+    return path
+
+  def _meta(self, run: Any) -> dict[str, Any]:
+    devices = run.setup.devices
+    return {"config": config_compat.to_jsonable(self.config),
+            "dataset": dataset_facts(run.setup.dataset,
+                                     run.setup.steps_per_epoch),
+            "epoch": run.step // run.setup.steps_per_epoch,
+            "num_devices": len(devices), "platform": devices[0].platform,
+            "jax_version": jax.__version__,
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+  def describe_last(self) -> str:
+    if self.last_saved is None:
+      return "No checkpoint had been saved yet. "
+    return (f"The last good checkpoint (step {self.last_saved}, "
+            f"{self.checkpointer.path(self.last_saved)}) is kept; nothing "
+            "later was saved. ")
+
+  def close(self) -> None:
+    self.checkpointer.close()
+
+
+def latest_step(workdir: str) -> Optional[int]:
+  """The newest whole checkpoint's step in `workdir`, or None."""
+  if not os.path.isdir(checkpoint.checkpoint_dir(workdir)):
+    return None
+  steps = checkpoint.Checkpointer(workdir, read_only=True).steps()
+  return steps[-1] if steps else None
