@@ -3,7 +3,7 @@
     python launch.py --config=tests/resume_config.py --workdir=...
 
 A small MLP with dropout (so the per-step keys matter) on the bundled digits,
-3 epochs of 22 steps, a checkpoint every 10 steps. The model comes from a
+3 epochs of 22 steps, a checkpoint every 10 steps (and at the end). The model comes from a
 user module (tests/slow_model.py), so loading it re-imports that file.
 """
 
@@ -28,6 +28,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.batch_size = 64
   config.train.eval_batch_size = 100
   config.train.log_every_steps = 10
+  config.optimizer.learning_rate = 3e-3
   config.checkpoint.every_steps = 10
+  config.checkpoint.every_epochs = 0
   config.checkpoint.keep = 3
   return config

@@ -75,6 +75,20 @@ def flatten_state(state: "TrainState") -> Flat:
   return flat
 
 
+def host_copy(replicated: "TrainState") -> "TrainState":
+  """Device 0's copy of a replicated state, as host arrays.
+
+  Read from each leaf's first shard: nothing is computed on the devices, and
+  only one copy crosses to the host.
+  """
+  def first(x):
+    return np.asarray(x.addressable_shards[0].data)[0]
+  rng = replicated.rng
+  state = jax.tree.map(first, replicated._replace(rng=jax.random.key_data(rng)))
+  return state._replace(rng=jax.random.wrap_key_data(
+      state.rng, impl=jax.random.key_impl(rng)))
+
+
 def unflatten_state(flat: Flat, like: "TrainState") -> "TrainState":
   """The inverse of `flatten_state`, shaped like the fresh state `like`."""
   ref = like._replace(rng=jax.random.key_data(like.rng))

@@ -10,6 +10,7 @@ checkpoint, re-importing `config.model.module` for models of your own.
 """
 
 import dataclasses
+import functools
 from typing import Any, Callable, Optional
 
 import haiku as hk
@@ -56,16 +57,20 @@ class Predictor:
 
 
 def build_from_meta(meta: dict[str, Any]):
-  """The config, forward and fresh state a checkpoint's meta describes."""
+  """The config, forward and a state shaped like the checkpoint's (zeros, to
+  restore into) that a checkpoint's meta describes."""
   config = config_compat.from_jsonable(meta["config"])
   user_modules.import_user_modules(config.model.module)
   data = meta["dataset"]
   forward = modeling.build_forward(config.model.name, data["num_classes"],
                                    modeling.hyperparameters(config.model))
   optimizer = optim.make_optimizer(config.optimizer, total_steps=1)
-  fresh = init_state(forward, optimizer, tuple(data["input_shape"]),
-                     config.seed)
-  return config, forward, fresh
+  # Only the structure, shapes and dtypes matter: trace, don't compute.
+  abstract = jax.eval_shape(functools.partial(
+      init_state, forward, optimizer, tuple(data["input_shape"]), config.seed))
+  fresh = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype),
+                       abstract._replace(rng=None))
+  return config, forward, fresh._replace(rng=jax.random.key(0))
 
 
 def load(workdir: str, step: Optional[int] = None) -> Predictor:

@@ -74,7 +74,7 @@ class CheckpointHook(hooks_lib.Hook):
 
     Raises ConfigError if it was trained with an incompatible config.
     """
-    fresh = parallel.unreplicate(s.state)
+    fresh = checkpoint.host_copy(s.state)
     facts = dataset_facts(s.dataset, s.steps_per_epoch)
 
     def make_like(meta: dict[str, Any]) -> TrainState:
@@ -111,6 +111,9 @@ class CheckpointHook(hooks_lib.Hook):
     logging.info("resumed from step %d (epoch %d, batch %d of %d) from %s",
                  restored.step, epoch + 1, batch, s.steps_per_epoch,
                  restored.path)
+    if restored.step >= s.steps_per_epoch * self.config.train.num_epochs:
+      logging.info("The run is complete: nothing left to train, evaluating. "
+                   "Raise --config.train.num_epochs to train further.")
     return parallel.replicate(restored.state, s.devices)
 
   def after_step(self, run: Any, step: int) -> None:
@@ -140,7 +143,7 @@ class CheckpointHook(hooks_lib.Hook):
       return self.checkpointer.path(run.step)
     if self.guard is not None:
       self.guard.flush(run)  # A step with a NaN loss must not be saved.
-    flat = checkpoint.flatten_state(parallel.unreplicate(run.state))
+    flat = checkpoint.flatten_state(checkpoint.host_copy(run.state))
     bad = safety.first_nonfinite(flat)
     if bad is not None:
       raise safety.DivergedError(safety.diverged_message(

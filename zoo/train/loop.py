@@ -113,7 +113,7 @@ def train(s: Setup, config: ml_collections.ConfigDict,
   steps_per_epoch, at batch step % steps_per_epoch of that epoch.
   """
   cfg = config.train
-  start = int(jax.device_get(parallel.unreplicate(s.state.step)))
+  start = int(jax.device_get(s.state.step)[0])  # Replicated: [devices].
   run = RunContext(setup=s, config=config, state=s.state,
                    total_steps=s.steps_per_epoch * cfg.num_epochs,
                    num_epochs=cfg.num_epochs, step=start)
