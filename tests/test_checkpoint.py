@@ -151,7 +151,8 @@ def test_config_differences_name_only_state_fields(base_config):
   config.train.log_every_steps = 3  # logging,
   config.checkpoint.every_steps = 5  # the checkpoint interval,
   config.model.cnn.hidden_size = 3  # another model's hyperparameters.
-  assert config_compat.differences(saved, config_compat.to_jsonable(config)) == []
+  assert not config_compat.differences(saved,
+                                       config_compat.to_jsonable(config))
   config_compat.check_resumable(saved, config, "ckpt")
   config.model.mlp.hidden_sizes = (16,)
   config.optimizer.name = "sgd"
@@ -167,7 +168,8 @@ def test_config_differences_name_only_state_fields(base_config):
 def test_switching_model_is_named(base_config):
   saved = config_compat.to_jsonable(base_config)
   base_config.model.name = "cnn"
-  diffs = config_compat.differences(saved, config_compat.to_jsonable(base_config))
+  diffs = config_compat.differences(saved,
+                                    config_compat.to_jsonable(base_config))
   assert "model.name: 'mlp' -> 'cnn'" in diffs
 
 

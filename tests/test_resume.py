@@ -5,12 +5,10 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 
@@ -131,7 +129,7 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(base_config,
 def test_load_returns_probabilities_and_reimports_the_user_model(
     reference, monkeypatch):
   # As in a fresh process: the user model is not registered yet.
-  monkeypatch.delitem(registry._REGISTRY, "slow_mlp")  # pylint: disable=protected-access
+  monkeypatch.delitem(registry._REGISTRY, "slow_mlp")  # pylint: disable=W0212
   predictor = zoo.load(str(reference.workdir))
   assert "slow_mlp" in zoo.list_models()
   config = resume_config.get_config()

@@ -152,11 +152,11 @@ class Checkpointer:
   @property
   def manager(self) -> ocp.CheckpointManager:
     if self._manager is None:
-      options = ocp.CheckpointManagerOptions(
-          max_to_keep=self.keep, create=not self.read_only,
-          read_only=self.read_only, enable_async_checkpointing=False,
-          cleanup_tmp_directories=not self.read_only)
       with _quiet():
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=self.keep, create=not self.read_only,
+            read_only=self.read_only, enable_async_checkpointing=False,
+            cleanup_tmp_directories=not self.read_only)
         handlers = {"state": ocp.StandardCheckpointHandler(),
                     "meta": ocp.JsonCheckpointHandler()}
         self._manager = ocp.CheckpointManager(
@@ -193,6 +193,10 @@ class Checkpointer:
       raise ValueError(f"its meta does not name step {step}")
     return meta
 
+  def _unreadable(self, step: int, e: Exception) -> CheckpointError:
+    return CheckpointError(f"{self.path(step)} is unreadable: "
+                           f"{type(e).__name__}: {str(e)[:300]}")
+
   def restore(self, step: int, like: "TrainState",
               meta: Optional[dict[str, Any]] = None) -> Restored:
     """Reads the checkpoint at `step` into the structure of `like`.
@@ -207,23 +211,22 @@ class Checkpointer:
         saved = self.manager.item_metadata(step)["state"]
       diffs = shape_mismatches(dict(saved), fresh)
     except Exception as e:  # pylint: disable=broad-except
-      raise CheckpointError(f"{self.path(step)} is unreadable: "
-                            f"{type(e).__name__}: {str(e)[:300]}") from e
+      raise self._unreadable(step, e) from e
     if diffs:
       raise errors.ConfigError(
           f"The checkpoint {self.path(step)} holds arrays other than those of "
           f"the model this config builds ({len(diffs)} differ): "
           f"{'; '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''}. Use the "
-          f"config it was trained with ({os.path.join(self.workdir, 'config.json')}) or "
-          "another --workdir.")
+          f"config it was trained with "
+          f"({os.path.join(self.workdir, 'config.json')}) or another "
+          "--workdir.")
     try:
       with _quiet():
         flat = self.manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(fresh)))["state"]
       flat = {k: np.asarray(v) for k, v in flat.items()}
     except Exception as e:  # pylint: disable=broad-except
-      raise CheckpointError(f"{self.path(step)} is unreadable: "
-                            f"{type(e).__name__}: {str(e)[:300]}") from e
+      raise self._unreadable(step, e) from e
     if checksum(flat) != meta.get("checksum"):
       raise CheckpointError(f"{self.path(step)} is damaged: its arrays do "
                             "not match the checksum written with them.")
@@ -247,8 +250,7 @@ class Checkpointer:
         try:
           meta = self.read_meta(step)
         except Exception as e:  # pylint: disable=broad-except
-          raise CheckpointError(f"{self.path(step)} is unreadable: "
-                                f"{type(e).__name__}: {str(e)[:300]}") from e
+          raise self._unreadable(step, e) from e
         restored = self.restore(step, make_like(meta), meta)
       except CheckpointError as e:
         problems.append(str(e))

@@ -138,7 +138,7 @@ class CheckpointHook(hooks_lib.Hook):
       self.save(run)
 
   def save(self, run: Any) -> str:
-    """Saves `run.state` at `run.step` unless already saved; returns the path."""
+    """Saves `run.state` at `run.step` (once); returns the checkpoint path."""
     if self.last_saved == run.step:
       return self.checkpointer.path(run.step)
     if self.guard is not None:
