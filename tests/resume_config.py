@@ -3,7 +3,7 @@
     python launch.py --config=tests/resume_config.py --workdir=...
 
 A small MLP with dropout (so the per-step keys matter) on the bundled digits:
-3 epochs of 22 steps, a checkpoint every 10 steps and at the end. The model
+3 epochs of 20 steps, a checkpoint every 10 steps and at the end. The model
 comes from a user module (tests/slow_model.py), so loading it re-imports
 that file.
 """

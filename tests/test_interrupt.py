@@ -54,7 +54,7 @@ def test_sigterm_then_kill9_then_resume_equals_uninterrupted_run(
   proc.send_signal(signal.SIGTERM)
   _, err = proc.communicate(timeout=120)
   assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
-  stopped = int(re.search(r"Stopped by SIGTERM at step (\d+)/66", err)[1])
+  stopped = int(re.search(r"Stopped by SIGTERM at step (\d+)/60", err)[1])
   assert first <= stopped < TOTAL_STEPS
   assert "Run the same command again" in err and "launch.py" in err
   assert checkpoint_steps(workdir)[-1] == stopped

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import resume_config
-from resume_helpers import (REPO, CONFIG_FILE, TOTAL_STEPS,  # noqa: F401
+from resume_helpers import (REPO, CONFIG_FILE, STEPS_PER_EPOCH,  # noqa: F401
+                            TOTAL_STEPS,
                             assert_same_as_reference, checkpoint_steps,
                             reference, state_arrays)
 import zoo
@@ -41,14 +42,14 @@ def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
                                                         caplog):
   workdir = tmp_path / "run"
   with pytest.raises(safety.RunInterrupted,
-                     match=r"SIGTERM at step 13/66.*resume from step 13"):
+                     match=r"SIGTERM at step 13/60.*resume from step 13"):
     loop.run(resume_config.get_config(), str(workdir), [StopAt(13)])
   assert checkpoint_steps(workdir)[-1] == 13  # Mid-epoch, off the interval.
   assert not (workdir / "results.json").exists()
   assert (workdir / "config.json").exists()
   with caplog.at_level(logging.INFO, logger="absl"):
     results = loop.run(resume_config.get_config(), str(workdir))
-  assert "resumed from step 13 (epoch 1, batch 13 of 22)" in caplog.text
+  assert "resumed from step 13 (epoch 1, batch 13 of 20)" in caplog.text
   assert_same_as_reference(workdir, results, reference)
 
 
@@ -62,7 +63,7 @@ def test_more_epochs_and_other_logging_continue_the_run(reference, tmp_path,
     results = loop.run(config, str(workdir))
   assert f"resumed from step {TOTAL_STEPS}" in caplog.text
   assert "train.num_epochs: 3 -> 4" in caplog.text
-  assert results["steps"] == TOTAL_STEPS + 22
+  assert results["steps"] == TOTAL_STEPS + STEPS_PER_EPOCH
   saved = json.loads((workdir / "config.json").read_text())
   assert saved["train"]["num_epochs"] == 4
 
@@ -92,7 +93,7 @@ def test_incompatible_config_is_an_error_naming_the_fields(reference,
 def test_damaged_latest_checkpoint_is_skipped(reference, tmp_path, caplog):
   workdir = reference.copy_to(tmp_path / "run")
   steps = checkpoint_steps(workdir)
-  assert steps == [50, 60, TOTAL_STEPS]  # keep=3.
+  assert steps == [40, 50, TOTAL_STEPS]  # keep=3.
   for f in (workdir / "checkpoints" / str(TOTAL_STEPS)).rglob("*"):
     if f.is_file() and f.parent.name == "d":
       f.write_bytes(b"\0" * 16)  # Damaged data files.
@@ -101,8 +102,8 @@ def test_damaged_latest_checkpoint_is_skipped(reference, tmp_path, caplog):
   with caplog.at_level(logging.INFO, logger="absl"):
     results = loop.run(resume_config.get_config(), str(workdir))
   assert "Skipping a damaged checkpoint" in caplog.text
-  assert "resumed from step 60" in caplog.text
-  assert os.listdir(workdir / checkpoint.CORRUPT_SUBDIR)[0].startswith("66-")
+  assert "resumed from step 50" in caplog.text
+  assert os.listdir(workdir / checkpoint.CORRUPT_SUBDIR)[0].startswith(f"{TOTAL_STEPS}-")
   assert_same_as_reference(workdir, results, reference)
 
 
@@ -171,4 +172,4 @@ def test_eval_mode_on_one_device_reproduces_the_two_device_results(
                                                rel=1e-6)
   # Train-time fields are kept from the training run's results.json.
   assert results["train_seconds"] == reference.results["train_seconds"]
-  assert "evaluated on 1 device(s)" in proc.stdout
+  assert "1 x cpu" in proc.stdout  # The run summary.

@@ -94,7 +94,8 @@ class CheckpointHook(hooks_lib.Hook):
     Also saves the config to WORKDIR/config.json.
     """
     restored = self.restore(s)
-    config_compat.save(self.workdir, self.config)
+    if jax.process_index() == 0:  # Multi-host: only process 0 writes files.
+      config_compat.save(self.workdir, self.config)
     if restored is None:
       return s.state
     changed = config_compat.changed_fields(restored.meta["config"], self.config)
