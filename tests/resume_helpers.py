@@ -5,6 +5,7 @@ Import the fixture into a test module with
 """
 
 import dataclasses
+import json
 import pathlib
 import shutil
 from typing import Any
@@ -19,7 +20,9 @@ from zoo.train import loop
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIG_FILE = REPO / "tests" / "resume_config.py"
-TOTAL_STEPS = 66  # 3 epochs of 1438 // 64 = 22 steps.
+# 1,797 digits - 20% test - 10% validation = 1,295 train: 20 batches of 64.
+STEPS_PER_EPOCH = 20
+TOTAL_STEPS = 3 * STEPS_PER_EPOCH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,11 +72,26 @@ def checkpoint_steps(workdir: pathlib.Path) -> list[int]:
   return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
 
 
+def metric_rows(workdir: pathlib.Path) -> list[dict[str, Any]]:
+  """metrics.jsonl's rows, without the fields that depend on timing or on
+  where the run was interrupted (train means over a window cut by the
+  resume)."""
+  keep = ("kind", "step", "epoch", "validation_loss", "validation_accuracy",
+          "test_loss", "test_accuracy")
+  lines = (workdir / "metrics.jsonl").read_text().splitlines()
+  return [{k: r.get(k) for k in keep} for r in map(json.loads, lines)]
+
+
 def assert_same_as_reference(workdir: pathlib.Path, results: dict[str, Any],
                              ref: Reference) -> None:
-  """Bitwise: same test metrics and the same final train state."""
-  for key in ("test_accuracy", "test_loss", "steps", "num_test_examples"):
+  """Bitwise: same test and validation metrics, same final train state, and
+  the metric records of one uninterrupted run."""
+  for key in ("test_accuracy", "test_loss", "steps", "num_test_examples",
+              "best_validation_epoch", "best_validation_accuracy",
+              "final_validation_accuracy", "final_validation_loss"):
     assert results[key] == ref.results[key], key
+  assert results["best_validation_epoch"] is not None
+  assert metric_rows(workdir) == metric_rows(ref.workdir)
   got, want = state_arrays(workdir), state_arrays(ref.workdir)
   assert sorted(got) == sorted(want)
   assert any(k.startswith("params.") for k in got)
