@@ -91,7 +91,8 @@ def assert_same_as_reference(workdir: pathlib.Path, results: dict[str, Any],
               "final_validation_accuracy", "final_validation_loss"):
     assert results[key] == ref.results[key], key
   assert results["best_validation_epoch"] is not None
-  assert metric_rows(workdir) == metric_rows(ref.workdir)
+  got, want = metric_rows(workdir), metric_rows(ref.workdir)
+  assert got == want, "\n".join(map(str, got + ["--- want:"] + want))
   got, want = state_arrays(workdir), state_arrays(ref.workdir)
   assert sorted(got) == sorted(want)
   assert any(k.startswith("params.") for k in got)

@@ -47,9 +47,17 @@ def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
   assert checkpoint_steps(workdir)[-1] == 13  # Mid-epoch, off the interval.
   assert not (workdir / "results.json").exists()
   assert (workdir / "config.json").exists()
+  # Stopped again at the end of epoch 2: the checkpoint comes after the
+  # epoch-end work (validation, the epoch's metric record).
+  with caplog.at_level(logging.INFO, logger="absl"):
+    with pytest.raises(safety.RunInterrupted, match="at step 40/60"):
+      loop.run(resume_config.get_config(), str(workdir), [StopAt(40)])
+  assert "resumed from step 13 (epoch 1, batch 13 of 20)" in caplog.text
+  assert checkpoint_steps(workdir)[-1] == 40
+  caplog.clear()
   with caplog.at_level(logging.INFO, logger="absl"):
     results = loop.run(resume_config.get_config(), str(workdir))
-  assert "resumed from step 13 (epoch 1, batch 13 of 20)" in caplog.text
+  assert "resumed from step 40 (epoch 3, batch 0 of 20)" in caplog.text
   assert_same_as_reference(workdir, results, reference)
 
 

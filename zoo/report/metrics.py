@@ -44,19 +44,21 @@ class MetricsWriter(hooks.Hook):
     the records up to its checkpoint and hands them to the tracker."""
     if not files.is_writer():
       return
+    start = getattr(run, "step", 0)
     path = os.path.join(self.workdir, METRICS_FILE)
-    kept = records_until(path, run.step) if run.step else []
-    self.tracker.resume(kept)
+    kept = records_until(path, start) if start else []
+    if kept:
+      self.tracker.resume(kept)
     files.write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
     self._jsonl = open(path, "a", encoding="utf-8")
-    if not run.step:
+    if not start:
       for stale in _event_files(self.workdir):
         os.remove(stale)
     if self.tensorboard:
       import tensorboardX  # pylint: disable=g-import-not-at-top
-      # On resume, TensorBoard drops the earlier files' events from this step.
+      # On resume, TensorBoard drops the earlier files' events after `start`.
       self._tb = tensorboardX.SummaryWriter(
-          logdir=self.workdir, purge_step=run.step + 1 if run.step else None)
+          logdir=self.workdir, purge_step=start + 1 if start else None)
 
   def after_step(self, run: Any, step: int) -> None:
     if self.tracker.step_record is not None:

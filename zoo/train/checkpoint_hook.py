@@ -118,25 +118,39 @@ class CheckpointHook(hooks_lib.Hook):
     return parallel.replicate(restored.state, s.devices)
 
   def after_step(self, run: Any, step: int) -> None:
-    signum = safety.stop_requested()
-    if signum is not None:
-      name = safety.signal_name(signum)
-      logging.warning("%s received: saving a checkpoint at step %d.", name,
-                      step)
-      path = self.save(run)
-      raise safety.RunInterrupted(
-          f"Stopped by {name} at step {step}/{run.total_steps}; the train "
-          f"state is saved in {path}. Run the same command again (same "
-          f"--workdir={self.workdir}) to resume from step {step}.",
-          signum, step)
+    # A step that ends an epoch is saved in on_epoch_end, after the other
+    # hooks' epoch-end work (validation, metric records), which a checkpoint
+    # at that step must not skip.
+    if step % run.setup.steps_per_epoch == 0:
+      return
+    self._stop_if_requested(run)
     every = self.config.checkpoint.every_steps
     if every and step % every == 0:
       self.save(run)
 
   def on_epoch_end(self, run: Any, epoch: int) -> None:
-    every = self.config.checkpoint.every_epochs
-    if run.step >= run.total_steps or (every and (epoch + 1) % every == 0):
+    self._stop_if_requested(run)
+    every_steps = self.config.checkpoint.every_steps
+    every_epochs = self.config.checkpoint.every_epochs
+    if (run.step >= run.total_steps
+        or (every_steps and run.step % every_steps == 0)
+        or (every_epochs and (epoch + 1) % every_epochs == 0)):
       self.save(run)
+
+  def _stop_if_requested(self, run: Any) -> None:
+    """After a stop signal: saves, then raises RunInterrupted."""
+    signum = safety.stop_requested()
+    if signum is None:
+      return
+    name = safety.signal_name(signum)
+    logging.warning("%s received: saving a checkpoint at step %d.", name,
+                    run.step)
+    path = self.save(run)
+    raise safety.RunInterrupted(
+        f"Stopped by {name} at step {run.step}/{run.total_steps}; the train "
+        f"state is saved in {path}. Run the same command again (same "
+        f"--workdir={self.workdir}) to resume from step {run.step}.",
+        signum, run.step)
 
   def save(self, run: Any) -> str:
     """Saves `run.state` at `run.step` (once); returns the checkpoint path."""
