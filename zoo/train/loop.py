@@ -50,11 +50,14 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   user_modules.import_user_modules(config.model.module)
   registry.get_model(config.model.name)  # Unknown name: fail before data.
   devices = jax.local_devices()
-  parallel.check_divisible(config.train.batch_size, len(devices))
+  if not config.train.full_batch:
+    parallel.check_divisible(config.train.batch_size, len(devices))
   dataset = data.load(config.data, config.seed)
   if dataset.validation is None:  # Sources may carve their own.
     dataset = splits.with_validation(
         dataset, config.data.validation_fraction, config.seed)
+  if config.train.full_batch:
+    _use_full_batch(config, len(dataset.train), len(devices))
   if len(dataset.train) < config.train.batch_size:
     raise errors.ConfigError(
         f"config.train.batch_size={config.train.batch_size} is larger than "
@@ -75,6 +78,17 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
                          axis_name=parallel.AXIS, devices=devices)
   return Setup(dataset, forward, devices, parallel.replicate(state, devices),
                p_train_step, p_eval_step, steps_per_epoch)
+
+
+def _use_full_batch(config: ml_collections.ConfigDict, num_train: int,
+                    num_devices: int) -> None:
+  """Sets train.batch_size to the largest multiple of the device count not
+  above the training-set size (results.json then records the batch used)."""
+  if num_train < num_devices:
+    raise errors.ConfigError(
+        f"config.train.full_batch=True needs at least one training example "
+        f"per device: {num_train} examples, {num_devices} devices.")
+  config.train.batch_size = num_train // num_devices * num_devices
 
 
 def _init(forward, optimizer, dataset, config) -> TrainState:
@@ -158,6 +172,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains, evaluates on the test split and writes workdir/results.json."""
   s = setup(config)
   ds = s.dataset
+  if ds.preprocessing is not None:  # Fitted on train; new inputs need it too.
+    write_json(os.path.join(workdir, "preprocessing.json"), ds.preprocessing)
   num_val = len(ds.validation) if ds.validation is not None else 0
   logging.info("Model %s (%s parameters) on %s: %d train / %d validation / "
                "%d test examples of shape %s, %d classes; %d %s device(s).",
