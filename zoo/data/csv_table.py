@@ -202,7 +202,8 @@ def _class_key(c: Any, numeric: bool) -> str:
   return str(int(text)) if numeric and _is_int(text) else text
 
 
-def standardize(inputs: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
+def standardize(inputs: np.ndarray,
+                preprocessing: dict[str, Any]) -> np.ndarray:
   """`(inputs - mean) / std` with saved statistics: `[n, f]` -> float32."""
   mean = np.asarray(preprocessing["mean"], np.float64)
   std = np.asarray(preprocessing["std"], np.float64)

@@ -62,7 +62,8 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
     raise errors.ConfigError(
         f"config.train.batch_size={config.train.batch_size} is larger than "
         f"the training set ({len(dataset.train)} examples of "
-        f"{dataset.name}). Use a smaller batch.")
+        f"{dataset.name}). Use a smaller batch, or "
+        "--config.train.full_batch=True.")
   steps_per_epoch = len(dataset.train) // config.train.batch_size
   forward = modeling.build_forward(config.model.name, dataset.num_classes,
                                    modeling.hyperparameters(config.model))
