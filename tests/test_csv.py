@@ -224,6 +224,7 @@ def test_run_saves_preprocessing_and_mlp_trains_on_table(tmp_path, csv_config):
   assert saved["label_to_index"] == {"2": 0, "0": 1}
   assert len(saved["mean"]) == len(saved["std"]) == 2
   assert results["num_test_examples"] == 8 and results["steps"] == 3
+  assert results["class_names"] == ["2", "0"]  # For the report.
 
 
 def test_cnn_on_a_table_is_a_config_error(csv_config):

@@ -7,7 +7,8 @@ numeric order) or strings (in sorted order), or the order `data.classes`
 gives, which also drops every row whose label it does not list.
 
 Splits are stratified and drawn from the seed: test (`data.test_fraction`),
-then validation (`data.validation_fraction` of the rest), then train. The
+then validation (`data.validation_fraction` of the rest, carved exactly as
+the loop does for sources without one), then train. The
 features are standardised with the train split's mean and std only; those
 statistics, the feature names and the label mapping are returned as
 `Dataset.preprocessing` (the loop saves them as `preprocessing.json`) and
@@ -27,6 +28,7 @@ import numpy as np
 
 from zoo import errors
 from zoo.data.dataset import Dataset, Split
+from zoo.data import splits
 from zoo.data.splits import stratified_split
 
 # Cells that count as missing (compared after strip() and lower()).
@@ -219,27 +221,32 @@ def load_csv(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
                                             cfg.label_column)
   features = table.features[keep]
   rest, test = stratified_split(labels, cfg.test_fraction, seed)
-  train, val = rest, None
-  if cfg.validation_fraction > 0:
-    train_pos, val_pos = stratified_split(labels[rest],
-                                          cfg.validation_fraction, seed + 1)
-    train, val = rest[train_pos], rest[val_pos]
-  prep = _preprocessing(features[train], table, class_names, cfg, path)
-  split = lambda idx: Split(standardize(features[idx], prep), labels[idx])
-  warnings = ()
-  if table.dropped_lines:
-    warnings = (f"Dropped {len(table.dropped_lines)} row(s) of {path} with "
-                f"missing cells (lines {list(table.dropped_lines[:10])}"
-                f"{'...' if len(table.dropped_lines) > 10 else ''}).",)
-    logging.warning(warnings[0])
-  return Dataset(
-      name=os.path.basename(path), train=split(train), test=split(test),
-      validation=None if val is None else split(val),
-      num_classes=len(class_names), class_names=class_names,
+  raw = Dataset(
+      name=os.path.basename(path), train=Split(features[rest], labels[rest]),
+      test=Split(features[test], labels[test]), num_classes=len(class_names),
+      class_names=class_names,
       source=(f"CSV {os.path.abspath(path)}: {len(labels)} rows, "
               f"{len(table.feature_names)} features, label column "
               f"{cfg.label_column!r}"),
-      warnings=warnings, preprocessing=prep)
+      warnings=_dropped_warning(table, path))
+  # The loop's own validation carve, done here so that scaling sees train only.
+  raw = splits.with_validation(raw, cfg.validation_fraction, seed)
+  prep = _preprocessing(raw.train.inputs, table, class_names, cfg, path)
+  scale = lambda s: None if s is None else Split(standardize(s.inputs, prep),
+                                                 s.labels)
+  return dataclasses.replace(raw, train=scale(raw.train),
+                             validation=scale(raw.validation),
+                             test=scale(raw.test), preprocessing=prep)
+
+
+def _dropped_warning(table: Table, path: str) -> tuple[str, ...]:
+  if not table.dropped_lines:
+    return ()
+  lines = table.dropped_lines
+  warning = (f"Dropped {len(lines)} row(s) of {path} with missing cells "
+             f"(lines {list(lines[:10])}{'...' if len(lines) > 10 else ''}).")
+  logging.warning(warning)
+  return (warning,)
 
 
 def _check_config(cfg: ml_collections.ConfigDict) -> str:

@@ -173,7 +173,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains, evaluates on the test split and writes workdir/results.json."""
   s = setup(config)
   ds = s.dataset
-  if ds.preprocessing is not None:  # Fitted on train; new inputs need it too.
+  if ds.preprocessing is not None and report.is_writer():  # Fitted on train.
     write_json(os.path.join(workdir, "preprocessing.json"), ds.preprocessing)
   num_val = len(ds.validation) if ds.validation is not None else 0
   logging.info("Model %s (%s parameters) on %s: %d train / %d validation / "
