@@ -95,4 +95,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.report.tensorboard = True
   # curves.png and confusion_matrix.png in the workdir.
   config.report.plots = True
+
+  # Runs over several processes (launch.py --coordinator_address=HOST:PORT
+  # --num_processes=N --process_id=i; README "Multiple machines").
+  config.distributed = ml_collections.ConfigDict()
+  # Seconds every process waits for all the others to join before failing.
+  config.distributed.initialization_timeout_s = 120
+  # Seconds without a heartbeat after which a process counts as dead and the
+  # run stops on every process.
+  config.distributed.heartbeat_timeout_s = 30
   return config

@@ -37,8 +37,8 @@ class Setup:
   """Everything a run builds before its first step."""
   dataset: data.Dataset
   forward: hk.TransformedWithState
-  devices: Sequence[jax.Device]
-  state: TrainState  # Replicated: leading axis = len(devices).
+  devices: Sequence[jax.Device]  # Of every process (parallel.global_devices).
+  state: TrainState  # Replicated on this process's devices (leading axis).
   p_train_step: Callable[..., Any]
   p_eval_step: Callable[..., Any]
   steps_per_epoch: int
@@ -49,7 +49,7 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   config_checks.validate(config)
   user_modules.import_user_modules(config.model.module)
   registry.get_model(config.model.name)  # Unknown name: fail before data.
-  devices = jax.local_devices()
+  devices = parallel.global_devices()
   if not config.train.full_batch:
     parallel.check_divisible(config.train.batch_size, len(devices))
   dataset = data.load(config.data, config.seed)
@@ -127,13 +127,14 @@ def train(s: Setup, config: ml_collections.ConfigDict,
                    num_epochs=cfg.num_epochs)
   for hook in hooks:
     hook.on_train_start(run)
-  n = len(s.devices)
+  n = len(parallel.local_devices(s.devices))
+  rows = parallel.process_rows(cfg.batch_size, s.devices)  # This process's.
   in_flight = collections.deque()
   limit = parallel.max_steps_in_flight(s.devices)
   for epoch in range(cfg.num_epochs):
     run.epoch = epoch
     for batch in data.train_batches(s.dataset.train, cfg.batch_size,
-                                    config.seed, epoch):
+                                    config.seed, epoch, rows=rows):
       run.state, run.metrics = s.p_train_step(run.state,
                                               parallel.shard(batch, n))
       run.step += 1
@@ -149,28 +150,39 @@ def train(s: Setup, config: ml_collections.ConfigDict,
 
 def evaluate(s: Setup, state: TrainState, split: data.Split,
              eval_batch_size: int) -> dict[str, Any]:
-  """Loss and accuracy over every example of `split`, each counted once."""
+  """Loss and accuracy over every example of `split`, each counted once.
+
+  Each process evaluates its rows of every padded global batch; the sums are
+  psummed over all devices and the predictions `[len(split)]` gathered.
+  """
   n = len(s.devices)
   per_device = -(-min(eval_batch_size, len(split)) // n)  # Ceil division.
-  batches = data.eval_batches(split, per_device * n)
+  rows = parallel.process_rows(per_device * n, s.devices)
+  local = len(parallel.local_devices(s.devices))
   loss_sum = correct = count = 0.0
   predictions = []
-  for batch in batches:
+  for batch in data.eval_batches(split, per_device * n, rows=rows):
     # Fetching the sums waits for this batch: one step in flight at a time.
-    sums, preds = s.p_eval_step(state, parallel.shard(batch, n))
-    sums, mask = jax.device_get(sums), batch["mask"]
+    sums, preds = s.p_eval_step(state, parallel.shard(batch, local))
+    sums = jax.device_get(sums)
     loss_sum += float(sums["loss_sum"][0])
     correct += float(sums["correct"][0])
     count += float(sums["count"][0])
-    predictions.append(np.asarray(preds).reshape(-1)[mask > 0])
+    predictions.append(np.asarray(preds).reshape(-1))  # Padded local rows.
   if int(count) != len(split):
     raise AssertionError(f"Evaluated {count} examples, expected {len(split)}")
+  # In order, padding last: [batches, global batch] -> the real examples.
+  predictions = parallel.gather_rows(np.stack(predictions)).reshape(-1)
   return {"loss": loss_sum / count, "accuracy": correct / count,
-          "count": int(count), "predictions": np.concatenate(predictions)}
+          "count": int(count), "predictions": predictions[:len(split)]}
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains, evaluates on the test split and writes workdir/results.json."""
+def run(config: ml_collections.ConfigDict, workdir: str,
+        extra_hooks: Sequence[hooks_lib.Hook] = ()) -> dict[str, Any]:
+  """Trains, evaluates on the test split and writes workdir/results.json.
+
+  `extra_hooks` run after the built-in ones (see zoo/train/hooks.py).
+  """
   s = setup(config)
   ds = s.dataset
   if ds.preprocessing is not None and report.is_writer():  # Fitted on train.
@@ -186,6 +198,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   hooks = report.build_hooks(
       config, workdir, s.steps_per_epoch,
       lambda ctx, split: evaluate(s, ctx.state, split, eval_batch))
+  hooks += list(extra_hooks)
   t0 = time.perf_counter()
   ctx = train(s, config, hooks)
   state = jax.block_until_ready(ctx.state)
@@ -196,6 +209,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "dataset": ds.name,
       "dataset_source": ds.source,
       "num_devices": len(s.devices),
+      "num_processes": jax.process_count(),
       "platform": s.devices[0].platform,
       "test_accuracy": test["accuracy"],
       "test_loss": test["loss"],
