@@ -157,6 +157,21 @@ def test_dead_peer_stops_the_run(tmp_path):
   assert not (tmp_path / "p0" / "results.json").exists()
 
 
+def test_processes_with_different_configs_stop(tmp_path):
+  launch = [str(REPO / "launch.py"), "--config=configs/logistic.py",
+            "--config.data.name=digits", f"--workdir={tmp_path / 'run'}"]
+  port = _free_port()
+  with _group(tmp_path) as group:
+    group.start("p0", [*launch, *_cluster(port, 2, 0)], devices=1)
+    group.start("p1", [*launch, "--config.seed=1", *_cluster(port, 2, 1)],
+                devices=1)
+    assert group.wait() == [2, 2], group.output()
+  for i in (0, 1):
+    assert ("error: process(es) [1] run a different config from process 0"
+            in group.output(i)), group.output(i)
+  assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("flags,message", [
     (dict(num_processes=2), "--coordinator_address and --process_id missing"),
     (dict(coordinator_address="h:1", num_processes=2, process_id=2),

@@ -21,15 +21,20 @@ Nothing waits forever:
 """
 
 import contextlib
+import json
 import os
 import socket
 import sys
 import threading
+import time
 from typing import Callable, Iterator, Optional
+import zlib
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import ml_collections
+import numpy as np
 
 from zoo import config_checks
 from zoo import errors
@@ -37,6 +42,8 @@ from zoo import errors
 # JAX's own join timeout is longer than ours, so that ours (with its clearer
 # message) always fires first.
 _JAX_GRACE_S = 30
+# Seconds process 0 waits before leaving on an error (see `exit_now`).
+_COORDINATOR_LINGER_S = 2.0
 
 
 def cluster_detected() -> bool:
@@ -131,7 +138,29 @@ def initialize(config: ml_collections.ConfigDict,
                jax.local_device_count())
   if not is_main_process():
     logging.set_verbosity(logging.WARNING)  # Process 0 logs for the run.
+  check_same_config(config)
   return True
+
+
+def check_same_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError on every process unless all run the same config.
+
+  Data paths may differ between machines; everything else must match, or the
+  processes would step out of lockstep and wait on each other.
+  """
+  fields = config.to_dict()
+  for path_field in ("dir", "tfds_data_dir"):
+    fields.get("data", {}).pop(path_field, None)
+  text = json.dumps(fields, sort_keys=True, default=str)
+  digest = np.int32(zlib.crc32(text.encode()) & 0x7FFFFFFF)
+  digests = np.asarray(multihost_utils.process_allgather(digest)).reshape(-1)
+  differ = [i for i, d in enumerate(digests) if d != digests[0]]
+  if differ:
+    raise errors.ConfigError(
+        f"process(es) {differ} run a different config from process 0 "
+        f"(this is process {jax.process_index()}). Start every process with "
+        "the same --config and --config.* flags (only data paths may "
+        "differ).")
 
 
 def is_main_process() -> bool:
@@ -159,11 +188,15 @@ def exit_now(status: int) -> None:
 
   The barrier would wait for processes that wait for this one; without it
   they see this one gone within `config.distributed.heartbeat_timeout_s`.
-  Does nothing in a single-process run.
+  Process 0 hosts the coordination service, whose end stops the others at
+  once: it lingers a moment so that those failing on the same error (a
+  config mismatch) report it first. Does nothing in a single-process run.
   """
   if jax.distributed.is_initialized():
     sys.stdout.flush()
     sys.stderr.flush()
+    if jax.process_index() == 0:
+      time.sleep(_COORDINATOR_LINGER_S)
     os._exit(status)  # pylint: disable=protected-access
 
 

@@ -103,10 +103,12 @@ def check_divisible(batch_size: int, num_devices: int) -> None:
   if batch_size % num_devices:
     lower = max(num_devices, batch_size // num_devices * num_devices)
     upper = (batch_size // num_devices + 1) * num_devices
+    where = (f" of all {jax.process_count()} processes"
+             if jax.process_count() > 1 else "")
     raise errors.ConfigError(
         f"config.train.batch_size={batch_size} does not divide evenly over "
-        f"the {num_devices} devices. Use a multiple of {num_devices}, e.g. "
-        f"--config.train.batch_size={lower} or {upper}.")
+        f"the {num_devices} devices{where}. Use a multiple of {num_devices}, "
+        f"e.g. --config.train.batch_size={lower} or {upper}.")
 
 
 def max_steps_in_flight(devices: Sequence[jax.Device]) -> int:
