@@ -29,8 +29,10 @@ def global_devices() -> tuple[jax.Device, ...]:
 
 def local_devices(devices: Sequence[jax.Device]) -> list[jax.Device]:
   """The devices of `devices` that belong to this process, in order."""
-  me = jax.process_index()
-  return [d for d in devices if d.process_index == me]
+  if not devices:
+    return []
+  mine = set(jax.local_devices(backend=devices[0].platform))
+  return [d for d in devices if d in mine]
 
 
 def process_rows(global_batch: int, devices: Sequence[jax.Device]) -> slice:
@@ -42,12 +44,13 @@ def process_rows(global_batch: int, devices: Sequence[jax.Device]) -> slice:
   """
   check_divisible(global_batch, len(devices))
   owners = [d.process_index for d in devices]
-  if owners != sorted(owners):
+  mine = set(local_devices(devices))
+  positions = [i for i, d in enumerate(devices) if d in mine]
+  if (owners != sorted(owners) or not positions
+      or positions[-1] - positions[0] + 1 != len(positions)):
     raise ValueError(f"Devices must be grouped by process, got owners {owners}")
-  me = jax.process_index()
   per_device = global_batch // len(devices)
-  first, count = owners.index(me), owners.count(me)
-  return slice(first * per_device, (first + count) * per_device)
+  return slice(positions[0] * per_device, (positions[-1] + 1) * per_device)
 
 
 def gather_rows(local: np.ndarray) -> np.ndarray:
