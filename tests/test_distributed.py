@@ -43,11 +43,13 @@ class _Group:
   def __init__(self, tmp_path: pathlib.Path):
     self.tmp_path, self.procs, self.logs = tmp_path, [], []
 
-  def start(self, name: str, args: list[str], devices: int) -> None:
+  def start(self, name: str, args: list[str], devices: int,
+            **env_vars: str) -> None:
     env = dict(os.environ,
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
                PYTHONPATH=os.pathsep.join(
-                   [str(REPO), os.environ.get("PYTHONPATH", "")]))
+                   [str(REPO), os.environ.get("PYTHONPATH", "")]),
+               **env_vars)
     log = self.tmp_path / f"{name}.log"
     with open(log, "wb") as out:
       self.procs.append(subprocess.Popen(
@@ -170,6 +172,25 @@ def test_processes_with_different_configs_stop(tmp_path):
     assert ("error: process(es) [1] run a different config from process 0"
             in group.output(i)), group.output(i)
   assert not (tmp_path / "run").exists()
+
+
+def test_cluster_auto_detection_without_flags(tmp_path):
+  """A (fake) 2-task Slurm step: JAX finds the cluster, no flags given."""
+  slurm = dict(SLURM_JOB_ID="4242", SLURM_STEP_NODELIST="localhost",
+               SLURM_NTASKS="2", JAX_COORDINATOR_PORT=str(_free_port()))
+  # A batch of 6 cannot split over the 4 devices of both processes: the
+  # error, right after joining, shows that they did join.
+  launch = [str(REPO / "launch.py"), "--config=configs/logistic.py",
+            "--config.data.name=digits", "--config.train.batch_size=6",
+            f"--workdir={tmp_path / 'run'}"]
+  with _group(tmp_path) as group:
+    for i in (0, 1):
+      group.start(f"p{i}", launch, devices=2, SLURM_PROCID=str(i),
+                  SLURM_LOCALID=str(i), **slurm)
+    assert group.wait() == [2, 2], group.output()
+  for i in (0, 1):
+    assert ("batch_size=6 does not divide evenly over the 4 devices of all 2 "
+            "processes" in group.output(i)), group.output(i)
 
 
 @pytest.mark.parametrize("flags,message", [

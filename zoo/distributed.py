@@ -21,6 +21,7 @@ Nothing waits forever:
 """
 
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -42,6 +43,8 @@ from zoo import errors
 # JAX's own join timeout is longer than ours, so that ours (with its clearer
 # message) always fires first.
 _JAX_GRACE_S = 30
+# config.data fields that may differ between machines (where the data is).
+DATA_PATH_FIELDS = ("dir", "tfds_data_dir", "path")
 # Seconds process 0 waits before leaving on an error (see `exit_now`).
 _COORDINATOR_LINGER_S = 2.0
 
@@ -120,8 +123,8 @@ def initialize(config: ml_collections.ConfigDict,
   check_flags(coordinator_address, num_processes, process_id)
   cfg = config.distributed
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  why = lambda: _join_failure(cfg.initialization_timeout_s,  # pylint: disable=g-long-lambda
-                              coordinator_address, num_processes, process_id)
+  why = functools.partial(_join_failure, cfg.initialization_timeout_s,
+                          coordinator_address, num_processes, process_id)
   with deadline(cfg.initialization_timeout_s, why):
     try:
       jax.distributed.initialize(
@@ -149,7 +152,7 @@ def check_same_config(config: ml_collections.ConfigDict) -> None:
   processes would step out of lockstep and wait on each other.
   """
   fields = config.to_dict()
-  for path_field in ("dir", "tfds_data_dir"):
+  for path_field in DATA_PATH_FIELDS:
     fields.get("data", {}).pop(path_field, None)
   text = json.dumps(fields, sort_keys=True, default=str)
   digest = np.int32(zlib.crc32(text.encode()) & 0x7FFFFFFF)
