@@ -212,6 +212,15 @@ def test_bad_cluster_flags_name_the_flag(flags, message, monkeypatch):
     distributed.check_flags(**{**args, **flags})
 
 
+def test_join_failure_messages_name_the_fix():
+  auto = distributed._join_failure(5, None, None, None)  # pylint: disable=protected-access
+  assert "cluster JAX detected" in auto and "initialization_timeout_s=5" in auto
+  port = _free_port()  # Nothing listens there.
+  late = distributed._join_failure(5, f"127.0.0.1:{port}", 3, 2)  # pylint: disable=protected-access
+  assert late.startswith("process 2 of 3 could not join")
+  assert "nothing answers there" in late and "--process_id=0..2" in late
+
+
 def test_when_a_run_is_multi_process(monkeypatch):
   monkeypatch.setattr(distributed, "cluster_detected", lambda: False)
   assert not distributed.requested(None, None, None)

@@ -123,8 +123,10 @@ def initialize(config: ml_collections.ConfigDict,
   check_flags(coordinator_address, num_processes, process_id)
   cfg = config.distributed
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  why = functools.partial(_join_failure, cfg.initialization_timeout_s,
-                          coordinator_address, num_processes, process_id)
+  why = functools.partial(
+      _join_failure, cfg.initialization_timeout_s,
+      coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS"),
+      num_processes, process_id)
   with deadline(cfg.initialization_timeout_s, why):
     try:
       jax.distributed.initialize(
@@ -211,7 +213,11 @@ def deadline(seconds: float, message: Callable[[], str]) -> Iterator[None]:
 
   def watch():
     if not done.wait(seconds):
-      sys.stderr.write(f"error: {message()}\n")
+      try:
+        text = message()
+      except Exception as e:  # pylint: disable=broad-except
+        text = f"timed out after {seconds} s ({type(e).__name__}: {e})"
+      sys.stderr.write(f"error: {text}\n")
       sys.stderr.flush()
       os._exit(2)  # pylint: disable=protected-access
 
@@ -226,13 +232,18 @@ def _join_failure(timeout: float, address: Optional[str], num: Optional[int],
                   pid: Optional[int]) -> str:
   """Why joining failed, as far as this process can tell, and the fix."""
   field = f"config.distributed.initialization_timeout_s={timeout}"
-  fix = (f"Start all {num or 'N'} processes with the same --coordinator_address "
-         f"and --num_processes and --process_id=0..{(num or 1) - 1}, or raise "
+  if pid is None or num is None or address is None:  # JAX auto-detected.
+    return (f"the processes of the cluster JAX detected did not all join "
+            f"within {field} s. Start them all, or give --coordinator_address, "
+            "--num_processes and --process_id, or raise "
+            "--config.distributed.initialization_timeout_s.")
+  fix = (f"Start all {num} processes with the same --coordinator_address "
+         f"and --num_processes and --process_id=0..{num - 1}, or raise "
          "--config.distributed.initialization_timeout_s.")
   if pid == 0:
     return (f"process 0 of {num} waited {field} s at --coordinator_address="
             f"{address} but not every process joined. {fix}")
-  reach = _probe(address) if address else "the address was auto-detected"
+  reach = _probe(address)
   return (f"process {pid} of {num} could not join the run at "
           f"--coordinator_address={address} within {field} s: {reach}. "
           f"Check that process 0 runs there and that this machine can reach "
