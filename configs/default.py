@@ -47,11 +47,30 @@ def get_config() -> ml_collections.ConfigDict:
   # Fraction of the training data held out (stratified, from the seed) as a
   # validation split evaluated every epoch; 0 disables it.
   config.data.validation_fraction = 0.1
+  # --- CSV tables (data.name='csv'; see configs/mobile_price.py) ---
+  # The CSV file: a header row, then one row per example.
+  config.data.path = ""
+  # The column holding the class label (integers or strings).
+  config.data.label_column = "label"
+  # Feature columns (numeric); empty: every column except the label.
+  config.data.feature_columns = ()
+  # Keep only rows with these labels, as classes 0, 1, ... in this order,
+  # e.g. (0, 1) or '("low", "high")'; empty: every label (sorted).
+  config.data.classes = ()
+  # Rows with an empty or NaN cell: stop with an error (False) or drop them
+  # with a warning (True).
+  config.data.drop_missing = False
+  # Scale each feature by the train split's mean and std (saved with the run).
+  config.data.standardize = True
+  # --- end CSV tables ---
 
   config.train = ml_collections.ConfigDict()
   config.train.num_epochs = 10
   # Global batch, split evenly over the devices: must divide by their count.
   config.train.batch_size = 128
+  # Full-batch training (small tables): batch_size becomes the training-set
+  # size rounded down to a multiple of the device count; one step per epoch.
+  config.train.full_batch = False
   # Global eval batch; rounded up to a multiple of the device count.
   config.train.eval_batch_size = 1000
   config.train.log_every_steps = 50
@@ -64,6 +83,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.schedule = "constant"
   config.optimizer.weight_decay = 0.0  # adamw only.
   config.optimizer.momentum = 0.9  # sgd only; 0 for plain SGD.
+  # L2 penalty (l2 / 2) * sum(w**2) on the weights (not biases), any optimizer.
+  config.optimizer.l2 = 0.0
 
   # What a run shows and writes besides results.json (see README, "Reading
   # the results"). Only process 0 writes files.
@@ -74,6 +95,15 @@ def get_config() -> ml_collections.ConfigDict:
   config.report.tensorboard = True
   # curves.png and confusion_matrix.png in the workdir.
   config.report.plots = True
+
+  # Runs over several processes (launch.py --coordinator_address=HOST:PORT
+  # --num_processes=N --process_id=i; README "Multiple machines").
+  config.distributed = ml_collections.ConfigDict()
+  # Seconds every process waits for all the others to join before failing.
+  config.distributed.initialization_timeout_s = 120
+  # Seconds without a heartbeat after which a process counts as dead and the
+  # run stops on every process.
+  config.distributed.heartbeat_timeout_s = 30
 
   # Checkpoints of the whole train state in WORKDIR/checkpoints; re-running
   # the same command on the same --workdir resumes from the latest one.

@@ -66,8 +66,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number_in(config, "optimizer.learning_rate", 0.0, 1e3, low_open=True)
   _number_in(config, "optimizer.weight_decay", 0.0, 1e3)
   _number_in(config, "optimizer.momentum", 0.0, 1.0)
+  _number_in(config, "optimizer.l2", 0.0, 1e3)
+  if not isinstance(_get(config, "train.full_batch"), bool):
+    _fail("train.full_batch", config.train.full_batch,
+          "it must be True or False")
   _one_of(config, "optimizer.name", OPTIMIZERS)
   _one_of(config, "optimizer.schedule", SCHEDULES)
   _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
   _number_in(config, "data.validation_fraction", 0.0, 0.9)
   _number_in(config, "data.download_timeout_s", 0.0, 600.0, low_open=True)
+  for field in ("distributed.initialization_timeout_s",
+                "distributed.heartbeat_timeout_s"):
+    _positive_int(config, field)

@@ -1,5 +1,8 @@
 """Builds the optax optimizer and learning-rate schedule of `config.optimizer`."""
 
+from typing import Any
+
+import haiku as hk
 import ml_collections
 import optax
 
@@ -16,8 +19,27 @@ def learning_rate_schedule(cfg: ml_collections.ConfigDict,
 
 def make_optimizer(cfg: ml_collections.ConfigDict,
                    total_steps: int) -> optax.GradientTransformation:
-  """Adam / AdamW / SGD with `learning_rate_schedule(cfg, total_steps)`."""
-  lr = learning_rate_schedule(cfg, total_steps)
+  """Adam / AdamW / SGD with `learning_rate_schedule(cfg, total_steps)`.
+
+  `cfg.l2 > 0` adds `l2 * w` to the gradient of every weight `w` (not the
+  biases) before the optimizer: the gradient of the penalty
+  `(l2 / 2) * sum(w**2)`, so the optimizer sees the regularised loss.
+  """
+  optimizer = _base_optimizer(cfg, learning_rate_schedule(cfg, total_steps))
+  if cfg.l2 > 0:
+    return optax.chain(
+        optax.add_decayed_weights(cfg.l2, mask=weights_only), optimizer)
+  return optimizer
+
+
+def weights_only(params: hk.Params) -> Any:
+  """A mask of `params`: True for weight matrices/kernels (`w`) only."""
+  return hk.data_structures.map(lambda module, name, value: name == "w",
+                                params)
+
+
+def _base_optimizer(cfg: ml_collections.ConfigDict,
+                    lr: optax.Schedule) -> optax.GradientTransformation:
   if cfg.name == "adam":
     return optax.adam(lr)
   if cfg.name == "adamw":

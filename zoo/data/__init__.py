@@ -5,6 +5,7 @@
           falling back to `digits` (with a warning) when TFDS is offline and
           `data.allow_fallback` is true.
   digits  scikit-learn's bundled 8x8 digits, split with the seed.
+  csv     a CSV table (`data.path`): numeric features and a label column.
 """
 
 import dataclasses
@@ -16,6 +17,7 @@ import ml_collections
 
 from zoo import errors
 from zoo.data.batching import eval_batches, train_batches
+from zoo.data.csv_table import load_csv
 from zoo.data.dataset import Dataset, Split
 from zoo.data.digits import load_digits
 from zoo.data.idx import load_mnist_dir
@@ -50,6 +52,7 @@ def _load_digits(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
 _SOURCES: dict[str, Callable[[ml_collections.ConfigDict, int], Dataset]] = {
     "mnist": _load_mnist,
     "digits": _load_digits,
+    "csv": load_csv,
 }
 
 

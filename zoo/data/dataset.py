@@ -1,7 +1,7 @@
 """In-memory datasets: every split is a pair of numpy arrays."""
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -34,6 +34,10 @@ class Dataset:
     class_names: a readable name per class.
     source: where the data came from, for logs and results.json.
     warnings: things the user must know (e.g. that a fallback was used).
+    preprocessing: what was fitted on the train split and must be applied the
+      same way to new inputs (e.g. a CSV's feature columns, standardisation
+      statistics and label mapping); JSON-serialisable, saved by the loop as
+      `workdir/preprocessing.json`. None when there is nothing to save.
   """
   name: str
   train: Split
@@ -43,6 +47,7 @@ class Dataset:
   source: str
   validation: Optional[Split] = None
   warnings: tuple[str, ...] = ()
+  preprocessing: Optional[dict[str, Any]] = None
 
   @property
   def input_shape(self) -> tuple[int, ...]:

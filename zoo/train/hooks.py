@@ -10,6 +10,10 @@ The loop calls, on the host and in this order:
 (device-resident, replicated) state and the last step's metrics; at the end
 also `run.test` (the test evaluation, with predictions). Hooks may add fields
 to `results` in on_train_end: results.json is written after them.
+
+In a multi-process run (zoo/distributed.py) every process runs every hook,
+since evaluations (and orbax checkpoints) need all processes; hooks that
+write files do so only where `zoo.report.is_writer()`.
 """
 
 from typing import Any

@@ -39,8 +39,8 @@ class Setup:
   """Everything a run builds before its first step."""
   dataset: data.Dataset
   forward: hk.TransformedWithState
-  devices: Sequence[jax.Device]
-  state: TrainState  # Replicated: leading axis = len(devices).
+  devices: Sequence[jax.Device]  # Of every process (parallel.global_devices).
+  state: TrainState  # Replicated on this process's devices (leading axis).
   p_train_step: Callable[..., Any]
   p_eval_step: Callable[..., Any]
   steps_per_epoch: int
@@ -51,17 +51,21 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   config_checks.validate(config)
   user_modules.import_user_modules(config.model.module)
   registry.get_model(config.model.name)  # Unknown name: fail before data.
-  devices = jax.local_devices()
-  parallel.check_divisible(config.train.batch_size, len(devices))
+  devices = parallel.global_devices()
+  if not config.train.full_batch:
+    parallel.check_divisible(config.train.batch_size, len(devices))
   dataset = data.load(config.data, config.seed)
   if dataset.validation is None:  # Sources may carve their own.
     dataset = splits.with_validation(
         dataset, config.data.validation_fraction, config.seed)
+  if config.train.full_batch:
+    _use_full_batch(config, len(dataset.train), len(devices))
   if len(dataset.train) < config.train.batch_size:
     raise errors.ConfigError(
         f"config.train.batch_size={config.train.batch_size} is larger than "
         f"the training set ({len(dataset.train)} examples of "
-        f"{dataset.name}). Use a smaller batch.")
+        f"{dataset.name}). Use a smaller batch, or "
+        "--config.train.full_batch=True.")
   steps_per_epoch = len(dataset.train) // config.train.batch_size
   forward = modeling.build_forward(config.model.name, dataset.num_classes,
                                    modeling.hyperparameters(config.model))
@@ -77,6 +81,17 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
                          axis_name=parallel.AXIS, devices=devices)
   return Setup(dataset, forward, devices, parallel.replicate(state, devices),
                p_train_step, p_eval_step, steps_per_epoch)
+
+
+def _use_full_batch(config: ml_collections.ConfigDict, num_train: int,
+                    num_devices: int) -> None:
+  """Sets train.batch_size to the largest multiple of the device count not
+  above the training-set size (results.json then records the batch used)."""
+  if num_train < num_devices:
+    raise errors.ConfigError(
+        f"config.train.full_batch=True needs at least one training example "
+        f"per device: {num_train} examples, {num_devices} devices.")
+  config.train.batch_size = num_train // num_devices * num_devices
 
 
 def _init(forward, optimizer, dataset, config) -> TrainState:
@@ -119,7 +134,8 @@ def train(s: Setup, config: ml_collections.ConfigDict,
                    num_epochs=cfg.num_epochs, step=start)
   for hook in hooks:
     hook.on_train_start(run)
-  n = len(s.devices)
+  n = len(parallel.local_devices(s.devices))
+  rows = parallel.process_rows(cfg.batch_size, s.devices)  # This process's.
   in_flight = collections.deque()
   limit = parallel.max_steps_in_flight(s.devices)
   first_epoch, first_batch = divmod(start, s.steps_per_epoch)
@@ -127,7 +143,7 @@ def train(s: Setup, config: ml_collections.ConfigDict,
     run.epoch = epoch
     for batch in data.train_batches(
         s.dataset.train, cfg.batch_size, config.seed, epoch,
-        start_step=first_batch if epoch == first_epoch else 0):
+        start_step=first_batch if epoch == first_epoch else 0, rows=rows):
       run.state, run.metrics = s.p_train_step(run.state,
                                               parallel.shard(batch, n))
       run.step += 1
@@ -143,32 +159,45 @@ def train(s: Setup, config: ml_collections.ConfigDict,
 
 def evaluate(s: Setup, state: TrainState, split: data.Split,
              eval_batch_size: int) -> dict[str, Any]:
-  """Loss and accuracy over every example of `split`, each counted once."""
+  """Loss and accuracy over every example of `split`, each counted once.
+
+  Each process evaluates its rows of every padded global batch; the sums are
+  psummed over all devices and the predictions `[len(split)]` gathered.
+  """
   n = len(s.devices)
   per_device = -(-min(eval_batch_size, len(split)) // n)  # Ceil division.
-  batches = data.eval_batches(split, per_device * n)
+  rows = parallel.process_rows(per_device * n, s.devices)
+  local = len(parallel.local_devices(s.devices))
   loss_sum = correct = count = 0.0
   predictions = []
-  for batch in batches:
+  for batch in data.eval_batches(split, per_device * n, rows=rows):
     # Fetching the sums waits for this batch: one step in flight at a time.
-    sums, preds = s.p_eval_step(state, parallel.shard(batch, n))
-    sums, mask = jax.device_get(sums), batch["mask"]
+    sums, preds = s.p_eval_step(state, parallel.shard(batch, local))
+    sums = jax.device_get(sums)
     loss_sum += float(sums["loss_sum"][0])
     correct += float(sums["correct"][0])
     count += float(sums["count"][0])
-    predictions.append(np.asarray(preds).reshape(-1)[mask > 0])
+    predictions.append(np.asarray(preds).reshape(-1))  # Padded local rows.
   if int(count) != len(split):
     raise AssertionError(f"Evaluated {count} examples, expected {len(split)}")
+  # In order, padding last: [batches, global batch] -> the real examples.
+  predictions = parallel.gather_rows(np.stack(predictions)).reshape(-1)
   return {"loss": loss_sum / count, "accuracy": correct / count,
-          "count": int(count), "predictions": np.concatenate(predictions)}
+          "count": int(count), "predictions": predictions[:len(split)]}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str,
         extra_hooks: Sequence[hooks_lib.Hook] = ()) -> dict[str, Any]:
   """Trains (resuming from workdir's latest checkpoint), evaluates on the
-  test split and writes workdir/results.json."""
+  test split and writes workdir/results.json.
+
+  `extra_hooks` run after the built-in ones, before the checkpoints (see
+  zoo/train/hooks.py).
+  """
   s = setup(config)
   ds = s.dataset
+  if ds.preprocessing is not None and report.is_writer():  # Fitted on train.
+    write_json(os.path.join(workdir, "preprocessing.json"), ds.preprocessing)
   num_val = len(ds.validation) if ds.validation is not None else 0
   logging.info("Model %s (%s parameters) on %s: %d train / %d validation / "
                "%d test examples of shape %s, %d classes; %d %s device(s).",
@@ -213,6 +242,7 @@ def make_results(config: ml_collections.ConfigDict, s: Setup,
       "dataset": ds.name,
       "dataset_source": ds.source,
       "num_devices": len(s.devices),
+      "num_processes": jax.process_count(),
       "platform": s.devices[0].platform,
       "test_accuracy": test["accuracy"],
       "test_loss": test["loss"],
