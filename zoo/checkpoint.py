@@ -152,11 +152,19 @@ class Checkpointer:
   @property
   def manager(self) -> ocp.CheckpointManager:
     if self._manager is None:
+      if not self.read_only:
+        os.makedirs(self.directory, exist_ok=True)
+      me = jax.process_index()  # Multi-process: only process 0 uses this.
+      local = ocp.options.MultiprocessingOptions(primary_host=me,
+                                                 active_processes={me})
       with _quiet():
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=self.keep, create=not self.read_only,
-            read_only=self.read_only, enable_async_checkpointing=False,
-            cleanup_tmp_directories=not self.read_only)
+            max_to_keep=self.keep, create=False, read_only=self.read_only,
+            enable_async_checkpointing=False,
+            cleanup_tmp_directories=not self.read_only,
+            multiprocessing_options=(
+                local if jax.process_count() > 1
+                else ocp.options.MultiprocessingOptions()))
         handlers = {"state": ocp.StandardCheckpointHandler(),
                     "meta": ocp.JsonCheckpointHandler()}
         self._manager = ocp.CheckpointManager(

@@ -3,7 +3,8 @@
 It saves every `config.checkpoint.every_steps` steps, every `every_epochs`
 epochs, at the end of training and, when a stop signal arrived (see
 `safety.stop_on_signals`), at the next step boundary before raising
-`safety.RunInterrupted`. Nothing non-finite is ever saved.
+`safety.RunInterrupted`. Nothing non-finite is ever saved. With several
+processes, process 0 alone reads and writes checkpoints (process_sync.py).
 """
 
 import os
@@ -19,6 +20,7 @@ from zoo import config_compat
 from zoo import errors
 from zoo import parallel
 from zoo.train import hooks as hooks_lib
+from zoo.train import process_sync
 from zoo.train import safety
 from zoo.train.state import TrainState
 
@@ -72,7 +74,8 @@ class CheckpointHook(hooks_lib.Hook):
   def restore(self, s: Any) -> Optional[checkpoint.Restored]:
     """The latest usable checkpoint for setup `s`, or None if there is none.
 
-    Raises ConfigError if it was trained with an incompatible config.
+    Raises ConfigError if it was trained with an incompatible config. Every
+    process gets process 0's result (the others with an empty `meta`).
     """
     fresh = checkpoint.host_copy(s.state)
     facts = dataset_facts(s.dataset, s.steps_per_epoch)
@@ -83,7 +86,9 @@ class CheckpointHook(hooks_lib.Hook):
       check_dataset(meta.get("dataset", {}), facts, where)
       return fresh
 
-    restored = self.checkpointer.restore_latest(make_like)
+    restored = process_sync.share_restored(
+        lambda: self.checkpointer.restore_latest(make_like), fresh,
+        self.checkpointer.directory)
     if restored is not None:
       self.last_saved = restored.step
     return restored
@@ -94,20 +99,12 @@ class CheckpointHook(hooks_lib.Hook):
     Also saves the config to WORKDIR/config.json.
     """
     restored = self.restore(s)
-    if jax.process_index() == 0:  # Multi-host: only process 0 writes files.
+    if process_sync.is_writer():
       config_compat.save(self.workdir, self.config)
     if restored is None:
       return s.state
-    changed = config_compat.changed_fields(restored.meta["config"], self.config)
-    if changed:
-      logging.info("Config changes since that checkpoint (allowed): %s",
-                   "; ".join(changed))
-    saved_epochs = restored.meta["config"]["train"]["num_epochs"]
-    if (self.config.optimizer.schedule == "cosine"
-        and saved_epochs != self.config.train.num_epochs):
-      logging.warning("The cosine schedule now decays over %d epochs instead "
-                      "of %d: the remaining steps follow the new schedule.",
-                      self.config.train.num_epochs, saved_epochs)
+    if restored.meta:  # Process 0.
+      self._log_changes(restored.meta["config"])
     epoch, batch = divmod(restored.step, s.steps_per_epoch)
     logging.info("resumed from step %d (epoch %d, batch %d of %d) from %s",
                  restored.step, epoch + 1, batch, s.steps_per_epoch,
@@ -117,19 +114,31 @@ class CheckpointHook(hooks_lib.Hook):
                    "Raise --config.train.num_epochs to train further.")
     return parallel.replicate(restored.state, s.devices)
 
+  def _log_changes(self, saved: dict[str, Any]) -> None:
+    changed = config_compat.changed_fields(saved, self.config)
+    if changed:
+      logging.info("Config changes since that checkpoint (allowed): %s",
+                   "; ".join(changed))
+    saved_epochs = saved["train"]["num_epochs"]
+    if (self.config.optimizer.schedule == "cosine"
+        and saved_epochs != self.config.train.num_epochs):
+      logging.warning("The cosine schedule now decays over %d epochs instead "
+                      "of %d: the remaining steps follow the new schedule.",
+                      self.config.train.num_epochs, saved_epochs)
+
   def after_step(self, run: Any, step: int) -> None:
     # A step that ends an epoch is saved in on_epoch_end, after the other
     # hooks' epoch-end work (validation, metric records), which a checkpoint
     # at that step must not skip.
     if step % run.setup.steps_per_epoch == 0:
       return
-    self._stop_if_requested(run)
+    self._stop_if_requested(run, step % run.config.train.log_every_steps == 0)
     every = self.config.checkpoint.every_steps
     if every and step % every == 0:
       self.save(run)
 
   def on_epoch_end(self, run: Any, epoch: int) -> None:
-    self._stop_if_requested(run)
+    self._stop_if_requested(run, True)
     every_steps = self.config.checkpoint.every_steps
     every_epochs = self.config.checkpoint.every_epochs
     if (run.step >= run.total_steps
@@ -137,9 +146,13 @@ class CheckpointHook(hooks_lib.Hook):
         or (every_epochs and (epoch + 1) % every_epochs == 0)):
       self.save(run)
 
-  def _stop_if_requested(self, run: Any) -> None:
-    """After a stop signal: saves, then raises RunInterrupted."""
-    signum = safety.stop_requested()
+  def _stop_if_requested(self, run: Any, sync: bool) -> None:
+    """After a stop signal: saves, then raises RunInterrupted.
+
+    With several processes, they agree on stopping at `sync` steps only
+    (those where the metrics are fetched anyway), so all stop together.
+    """
+    signum = process_sync.agreed_stop(safety.stop_requested(), sync)
     if signum is None:
       return
     name = safety.signal_name(signum)
@@ -164,11 +177,13 @@ class CheckpointHook(hooks_lib.Hook):
       raise safety.DivergedError(safety.diverged_message(
           run, f"the train state holds NaN/Inf values ({bad})", run.step,
           run.epoch, self.describe_last))
-    t0 = time.perf_counter()
-    path = self.checkpointer.save(run.step, flat, self._meta(run))
+    path = self.checkpointer.path(run.step)
+    if process_sync.is_writer():
+      t0 = time.perf_counter()
+      self.checkpointer.save(run.step, flat, self._meta(run))
+      logging.info("Saved checkpoint %s in %.2f s", path,
+                   time.perf_counter() - t0)
     self.last_saved = run.step
-    logging.info("Saved checkpoint %s in %.2f s", path,
-                 time.perf_counter() - t0)
     return path
 
   def _meta(self, run: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from absl import logging
+import jax
 import ml_collections
 
 from zoo import checkpoint
@@ -34,7 +35,7 @@ _END_HOOKS = (report.MetricsTracker, report.ClassificationHook,
 
 def run_eval(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Evaluates the latest checkpoint in `workdir`; returns the results."""
-  if checkpoint_hook.latest_step(workdir) is None:
+  if jax.process_count() == 1 and checkpoint_hook.latest_step(workdir) is None:
     raise checkpoint.CheckpointError(
         f"No checkpoint in {checkpoint.checkpoint_dir(workdir)} to evaluate. "
         "Train first: python launch.py --config=... --workdir=" + workdir)
@@ -42,12 +43,13 @@ def run_eval(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   hook = checkpoint_hook.CheckpointHook(workdir, config, read_only=True)
   restored = hook.restore(s)
   hook.close()
-  if restored is None:  # Raced with a deletion.
-    raise checkpoint.CheckpointError(f"No checkpoint left in {workdir}.")
+  if restored is None:
+    raise checkpoint.CheckpointError(
+        f"No checkpoint in {checkpoint.checkpoint_dir(workdir)} to evaluate.")
   state = parallel.replicate(restored.state, s.devices)
   logging.info("Evaluating %s (step %d, saved on %s device(s)) on %d "
                "device(s).", restored.path, restored.step,
-               restored.meta.get("num_devices"), len(s.devices))
+               restored.meta.get("num_devices", "?"), len(s.devices))
   batch = config.train.eval_batch_size
   test = loop.evaluate(s, state, s.dataset.test, batch)
   results = loop.make_results(config, s, state, test, 0.0)
