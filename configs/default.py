@@ -112,6 +112,9 @@ def get_config() -> ml_collections.ConfigDict:
   # a run always saves at its end and when stopped by Ctrl-C / SIGTERM.
   config.checkpoint.every_steps = 0
   config.checkpoint.every_epochs = 1
+  # ... but at most one such periodic save per this many seconds (runs of
+  # many tiny epochs, e.g. full-batch tables, would otherwise mostly save).
+  config.checkpoint.min_interval_s = 10.0
   # How many of the latest checkpoints to keep (older ones are deleted).
   config.checkpoint.keep = 3
   return config

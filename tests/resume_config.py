@@ -32,5 +32,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.learning_rate = 3e-3
   config.checkpoint.every_steps = 10
   config.checkpoint.every_epochs = 0
+  config.checkpoint.min_interval_s = 0.0  # Checkpoints at known steps.
   config.checkpoint.keep = 3
   return config

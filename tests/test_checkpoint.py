@@ -184,7 +184,8 @@ def test_config_json_roundtrip(base_config, tmp_path):
 
 
 @pytest.mark.parametrize("field,value", [("keep", 0), ("every_steps", -1),
-                                         ("every_epochs", -2)])
+                                         ("every_epochs", -2),
+                                         ("min_interval_s", -1.0)])
 def test_bad_checkpoint_config_names_the_field(base_config, field, value):
   base_config.checkpoint[field] = value
   with pytest.raises(zoo.ConfigError, match=f"config.checkpoint.{field}="):

@@ -121,6 +121,7 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(base_config,
   base_config.optimizer.name = "sgd"
   base_config.optimizer.learning_rate = 1e3  # Absurd: diverges in 3 steps.
   base_config.checkpoint.every_steps = 2
+  base_config.checkpoint.min_interval_s = 0.0
   with pytest.raises(safety.DivergedError) as e:
     loop.run(base_config, str(tmp_path))
   message = str(e.value)
@@ -181,3 +182,27 @@ def test_eval_mode_on_one_device_reproduces_the_two_device_results(
   # Train-time fields are kept from the training run's results.json.
   assert results["train_seconds"] == reference.results["train_seconds"]
   assert "1 x cpu" in proc.stdout  # The run summary.
+
+
+def test_load_applies_the_saved_table_standardisation(base_config, tmp_path):
+  # Two features far from 0 and on other scales: the model only works on
+  # them once standardised with the train split's statistics.
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 2, 400)
+  a = 1000.0 + 5.0 * labels + rng.normal(0, 1, 400)
+  b = -3.0 * labels + rng.normal(0, 0.5, 400) / 100
+  table = tmp_path / "table.csv"
+  table.write_text("a,b,y\n" + "".join(
+      f"{x},{z},{y}\n" for x, z, y in zip(a, b, labels)))
+  base_config.data.name = "csv"
+  base_config.data.path = str(table)
+  base_config.data.label_column = "y"
+  base_config.model.name = "logistic"
+  base_config.train.num_epochs = 3
+  base_config.optimizer.learning_rate = 0.05
+  results = loop.run(base_config, str(tmp_path / "run"))
+  predictor = zoo.load(str(tmp_path / "run"))
+  assert predictor.preprocessing["feature_columns"] == ["a", "b"]
+  raw = np.stack([a, b], axis=1)
+  accuracy = np.mean(predictor.predict(raw) == labels)
+  assert accuracy > 0.95 and results["test_accuracy"] > 0.95

@@ -4,8 +4,9 @@
     probs = predictor(images)               # [b, *input_shape] -> [b, classes]
     labels = predictor.predict(images)      # [b] class indices
 
-Inputs must be preprocessed like the training data (zoo.data: float32, pixel
-values in [0, 1], NHWC). The model is rebuilt from the config saved with the
+Inputs are what the data source reads: images as float32 in [0, 1], NHWC; for
+CSV tables the raw feature columns (in `preprocessing["feature_columns"]`
+order), standardised here with the train split's saved statistics. The model is rebuilt from the config saved with the
 checkpoint, re-importing `config.model.module` for models of your own.
 """
 
@@ -24,6 +25,7 @@ from zoo import errors
 from zoo import modeling
 from zoo import optim
 from zoo import user_modules
+from zoo.data import csv_table
 from zoo.train.state import TrainState, init_state
 
 
@@ -38,6 +40,7 @@ class Predictor:
   params: hk.Params
   model_state: hk.State
   path: str  # The checkpoint directory.
+  preprocessing: Optional[dict[str, Any]]  # CSV tables: fitted on train.
   _probabilities: Callable[..., jax.Array] = dataclasses.field(repr=False)
 
   def __call__(self, inputs: Any) -> np.ndarray:
@@ -49,6 +52,8 @@ class Predictor:
       raise errors.DataError(
           f"The model in {self.path} takes inputs of shape [batch, "
           f"{', '.join(map(str, self.input_shape))}]; got {x.shape}.{hint}")
+    if self.preprocessing and "mean" in self.preprocessing:
+      x = csv_table.standardize(x, self.preprocessing)
     return np.asarray(self._probabilities(self.params, self.model_state, x))
 
   def predict(self, inputs: Any) -> np.ndarray:
@@ -111,4 +116,5 @@ def load(workdir: str, step: Optional[int] = None) -> Predictor:
       num_classes=data["num_classes"],
       class_names=tuple(data.get("class_names", ())),
       params=state.params, model_state=state.model_state,
-      path=restored.path, _probabilities=probabilities)
+      path=restored.path, preprocessing=data.get("preprocessing"),
+      _probabilities=probabilities)

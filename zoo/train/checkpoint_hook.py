@@ -1,9 +1,9 @@
 """CheckpointHook: resumes a run from its workdir and saves its train state.
 
-It saves every `config.checkpoint.every_steps` steps, every `every_epochs`
-epochs, at the end of training and, when a stop signal arrived (see
-`safety.stop_on_signals`), at the next step boundary before raising
-`safety.RunInterrupted`. Nothing non-finite is ever saved. With several
+It saves every `config.checkpoint.every_steps` steps and every `every_epochs`
+epochs (but at most once per `min_interval_s` seconds), at the end of
+training and, when a stop signal arrived (see `safety.stop_on_signals`), at
+the next step boundary before raising `safety.RunInterrupted`. Nothing non-finite is ever saved. With several
 processes, process 0 alone reads and writes checkpoints (process_sync.py).
 """
 
@@ -33,6 +33,13 @@ def check_config(cfg: ml_collections.ConfigDict) -> None:
       raise errors.ConfigError(
           f"config.checkpoint.{field}={value!r} is invalid: it must be an "
           f"integer >= {low}. Fix it with --config.checkpoint.{field}=<value>.")
+  value = cfg.get("min_interval_s")
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+      0 <= value < float("inf")):
+    raise errors.ConfigError(
+        f"config.checkpoint.min_interval_s={value!r} is invalid: it must be a "
+        "number of seconds >= 0. Fix it with "
+        "--config.checkpoint.min_interval_s=<value>.")
 
 
 def dataset_facts(dataset: Any, steps_per_epoch: int) -> dict[str, Any]:
@@ -41,7 +48,8 @@ def dataset_facts(dataset: Any, steps_per_epoch: int) -> dict[str, Any]:
           "num_classes": dataset.num_classes,
           "class_names": list(dataset.class_names),
           "num_train_examples": len(dataset.train),
-          "steps_per_epoch": steps_per_epoch}
+          "steps_per_epoch": steps_per_epoch,
+          "preprocessing": dataset.preprocessing}
 
 
 def check_dataset(saved: dict[str, Any], now: dict[str, Any],
@@ -68,6 +76,7 @@ class CheckpointHook(hooks_lib.Hook):
     self.checkpointer = checkpoint.Checkpointer(
         workdir, keep=config.checkpoint.keep, read_only=read_only)
     self.last_saved: Optional[int] = None
+    self._last_time = time.monotonic()
     if guard is not None:
       guard.describe_checkpoint = self.describe_last
 
@@ -126,6 +135,9 @@ class CheckpointHook(hooks_lib.Hook):
                       "of %d: the remaining steps follow the new schedule.",
                       self.config.train.num_epochs, saved_epochs)
 
+  def on_train_start(self, run: Any) -> None:
+    self._last_time = time.monotonic()
+
   def after_step(self, run: Any, step: int) -> None:
     # A step that ends an epoch is saved in on_epoch_end, after the other
     # hooks' epoch-end work (validation, metric records), which a checkpoint
@@ -135,15 +147,27 @@ class CheckpointHook(hooks_lib.Hook):
     self._stop_if_requested(run, step % run.config.train.log_every_steps == 0)
     every = self.config.checkpoint.every_steps
     if every and step % every == 0:
-      self.save(run)
+      self._save_periodic(run)
 
   def on_epoch_end(self, run: Any, epoch: int) -> None:
     self._stop_if_requested(run, True)
     every_steps = self.config.checkpoint.every_steps
     every_epochs = self.config.checkpoint.every_epochs
-    if (run.step >= run.total_steps
-        or (every_steps and run.step % every_steps == 0)
-        or (every_epochs and (epoch + 1) % every_epochs == 0)):
+    if run.step >= run.total_steps:
+      self.save(run)
+    elif ((every_steps and run.step % every_steps == 0)
+          or (every_epochs and (epoch + 1) % every_epochs == 0)):
+      self._save_periodic(run)
+
+  def _save_periodic(self, run: Any) -> None:
+    """An interval save, skipped if the last one is too recent (tiny epochs).
+
+    Multi-process: only process 0 keeps time; the others never need to (they
+    write nothing), so no process waits on a decision the others skip.
+    """
+    since = time.monotonic() - self._last_time
+    if (process_sync.is_writer()
+        and since >= self.config.checkpoint.min_interval_s):
       self.save(run)
 
   def _stop_if_requested(self, run: Any, sync: bool) -> None:
@@ -184,6 +208,7 @@ class CheckpointHook(hooks_lib.Hook):
       logging.info("Saved checkpoint %s in %.2f s", path,
                    time.perf_counter() - t0)
     self.last_saved = run.step
+    self._last_time = time.monotonic()
     return path
 
   def _meta(self, run: Any) -> dict[str, Any]:
