@@ -111,7 +111,8 @@ def test_damaged_latest_checkpoint_is_skipped(reference, tmp_path, caplog):
     results = loop.run(resume_config.get_config(), str(workdir))
   assert "Skipping a damaged checkpoint" in caplog.text
   assert "resumed from step 50" in caplog.text
-  assert os.listdir(workdir / checkpoint.CORRUPT_SUBDIR)[0].startswith(f"{TOTAL_STEPS}-")
+  moved = os.listdir(workdir / checkpoint.CORRUPT_SUBDIR)
+  assert moved[0].startswith(f"{TOTAL_STEPS}-")
   assert_same_as_reference(workdir, results, reference)
 
 

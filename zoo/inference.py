@@ -6,8 +6,9 @@
 
 Inputs are what the data source reads: images as float32 in [0, 1], NHWC; for
 CSV tables the raw feature columns (in `preprocessing["feature_columns"]`
-order), standardised here with the train split's saved statistics. The model is rebuilt from the config saved with the
-checkpoint, re-importing `config.model.module` for models of your own.
+order), standardised here with the train split's saved statistics. The model
+is rebuilt from the config saved with the checkpoint, re-importing
+`config.model.module` for models of your own.
 """
 
 import dataclasses

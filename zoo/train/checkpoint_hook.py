@@ -3,8 +3,9 @@
 It saves every `config.checkpoint.every_steps` steps and every `every_epochs`
 epochs (but at most once per `min_interval_s` seconds), at the end of
 training and, when a stop signal arrived (see `safety.stop_on_signals`), at
-the next step boundary before raising `safety.RunInterrupted`. Nothing non-finite is ever saved. With several
-processes, process 0 alone reads and writes checkpoints (process_sync.py).
+the next step boundary before raising `safety.RunInterrupted`. Nothing
+non-finite is ever saved. With several processes, process 0 alone reads and
+writes checkpoints (process_sync.py).
 """
 
 import os

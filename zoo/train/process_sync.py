@@ -51,7 +51,8 @@ def share_restored(
   if status == _NONE:
     return None
   template = restored.state if restored is not None else fresh
-  flat = multihost_utils.broadcast_one_to_all(checkpoint.flatten_state(template))
+  flat = multihost_utils.broadcast_one_to_all(
+      checkpoint.flatten_state(template))
   flat = {k: np.asarray(v) for k, v in flat.items()}
   if restored is not None:
     return restored
