@@ -54,7 +54,10 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
   name = saved.get("model", {}).get("name", "")
   return ("seed", "model.name", f"model.{name}", "data.name",
           "data.test_fraction", "data.validation_fraction",
-          "train.batch_size", "optimizer")
+          # CSV tables: which columns, rows and classes, and their scaling.
+          "data.label_column", "data.feature_columns", "data.classes",
+          "data.drop_missing", "data.standardize",
+          "train.batch_size", "train.full_batch", "optimizer")
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
