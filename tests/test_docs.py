@@ -19,7 +19,7 @@ def _leaf_fields(config, prefix=""):
 def test_every_default_config_field_is_in_the_readme_table():
   from configs import default  # pylint: disable=g-import-not-at-top
   readme = (REPO / "README.md").read_text(encoding="utf-8")
-  table = set(re.findall(r"^\| `([a-z_.<>*]+)` \|", readme, re.MULTILINE))
+  table = set(re.findall(r"^\| `([a-z0-9_.<>*]+)` \|", readme, re.MULTILINE))
   missing = [f for f in _leaf_fields(default.get_config())
              if f not in table and not f.startswith("model.")
              or f in ("model.name", "model.module") and f not in table]
