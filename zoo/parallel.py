@@ -29,6 +29,17 @@ def replicate(tree: Any, devices: Sequence[jax.Device]) -> Any:
                                sharding), tree)
 
 
+def replicate_array(x: Any, devices: Sequence[jax.Device]) -> jax.Array:
+  """One copy of array `x` per device, stacked: `[len(devices), *x.shape]`.
+
+  Unlike `replicate`, never materialises the stacked array on one device
+  (for large arrays such as a whole training split).
+  """
+  shards = [jax.device_put(x[None], d) for d in devices]
+  return jax.make_array_from_single_device_arrays(
+      (len(devices), *np.shape(x)), device_sharding(devices), shards)
+
+
 def unreplicate(tree: Any) -> Any:
   """The first device's copy of every leaf of a replicated tree."""
   return jax.tree.map(lambda x: x[0], tree)

@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from absl import logging
 import haiku as hk
@@ -17,6 +17,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from zoo import compile_cache
 from zoo import config_checks
 from zoo import data
 from zoo import errors
@@ -27,6 +28,7 @@ from zoo import registry
 from zoo import report
 from zoo import user_modules
 from zoo.data import splits
+from zoo.train import chunks
 from zoo.train import hooks as hooks_lib
 from zoo.train import step as step_lib
 from zoo.train.state import TrainState, init_state, num_params
@@ -42,17 +44,27 @@ class Setup:
   p_train_step: Callable[..., Any]
   p_eval_step: Callable[..., Any]
   steps_per_epoch: int
+  # The fast path (train.steps_per_call > 1): chunks of steps per call on
+  # device-resident data; None runs one pmapped step per call.
+  chunk_runner: Optional[chunks.ChunkRunner] = None
 
 
-def setup(config: ml_collections.ConfigDict) -> Setup:
-  """Validates the config, loads data, builds and replicates the state."""
+def setup(config: ml_collections.ConfigDict,
+          dataset: Optional[data.Dataset] = None) -> Setup:
+  """Validates the config, loads data, builds and replicates the state.
+
+  `dataset`: train on this instead of `data.load(config.data, ...)` (e.g.
+  synthetic data in benchmarks/throughput.py).
+  """
   config_checks.validate(config)
+  compile_cache.enable(config.train.compilation_cache_dir)
   user_modules.import_user_modules(config.model.module)
   registry.get_model(config.model.name)  # Unknown name: fail before data.
   devices = jax.local_devices()
   if not config.train.full_batch:
     parallel.check_divisible(config.train.batch_size, len(devices))
-  dataset = data.load(config.data, config.seed)
+  if dataset is None:
+    dataset = data.load(config.data, config.seed)
   if dataset.validation is None:  # Sources may carve their own.
     dataset = splits.with_validation(
         dataset, config.data.validation_fraction, config.seed)
@@ -72,13 +84,21 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   state = _init(forward, optimizer, dataset, config)
   kwargs = dict(input_shape=dataset.input_shape,
                 num_classes=dataset.num_classes)
-  p_train_step = jax.pmap(
-      step_lib.make_train_step(forward, optimizer, **kwargs),
-      axis_name=parallel.AXIS, devices=devices, donate_argnums=(0,))
+  train_step = step_lib.make_train_step(forward, optimizer, **kwargs)
+  p_train_step = jax.pmap(train_step, axis_name=parallel.AXIS,
+                          devices=devices, donate_argnums=(0,))
   p_eval_step = jax.pmap(step_lib.make_eval_step(forward, **kwargs),
                          axis_name=parallel.AXIS, devices=devices)
+  runner = None
+  if config.train.steps_per_call > 1:
+    has_conv = chunks.has_convolution(forward, state.params, state.model_state,
+                                      dataset.input_shape)
+    unroll = chunks.choose_unroll(config.train.scan_unroll, has_conv,
+                                  devices[0].platform)
+    runner = chunks.ChunkRunner(train_step, dataset.train, devices,
+                                config.train.batch_size, config.seed, unroll)
   return Setup(dataset, forward, devices, parallel.replicate(state, devices),
-               p_train_step, p_eval_step, steps_per_epoch)
+               p_train_step, p_eval_step, steps_per_epoch, runner)
 
 
 def _use_full_batch(config: ml_collections.ConfigDict, num_train: int,
@@ -114,37 +134,81 @@ class RunContext:
   num_epochs: int
   epoch: int = 0
   step: int = 0
-  metrics: Any = None  # The last step's metrics, on the devices.
+  # The step `state` is at. The per-step path keeps it equal to `step`; the
+  # chunked path calls `after_step` for every step of a chunk once the chunk
+  # is done, with `state` already at the chunk's end (`state_step`), so
+  # anything that saves or evaluates `state` should wait for
+  # `step == state_step`.
+  state_step: int = 0
+  # The step's metrics, leaves `[devices]`: device arrays (per-step path) or
+  # host arrays (chunked path). `jax.device_get` reads either.
+  metrics: Any = None
   test: Any = None  # `evaluate` on the test split, set before on_train_end.
 
 
 def train(s: Setup, config: ml_collections.ConfigDict,
           hooks: Sequence[hooks_lib.Hook] = ()) -> RunContext:
-  """Runs every epoch, calling `hooks` around the steps."""
+  """Runs every epoch, calling `hooks` around the steps.
+
+  One pmapped step per call, or with `s.chunk_runner` (steps_per_call > 1)
+  chunks of steps that never cross an epoch's end. Both take the same
+  batches in the same order (see zoo/train/chunks.py).
+  """
   cfg = config.train
   run = RunContext(setup=s, config=config, state=s.state,
                    total_steps=s.steps_per_epoch * cfg.num_epochs,
                    num_epochs=cfg.num_epochs)
   for hook in hooks:
     hook.on_train_start(run)
-  n = len(s.devices)
-  in_flight = collections.deque()
-  limit = parallel.max_steps_in_flight(s.devices)
+  run_epoch = _per_step_epoch if s.chunk_runner is None else _chunked_epoch
   for epoch in range(cfg.num_epochs):
     run.epoch = epoch
-    for batch in data.train_batches(s.dataset.train, cfg.batch_size,
-                                    config.seed, epoch):
-      run.state, run.metrics = s.p_train_step(run.state,
-                                              parallel.shard(batch, n))
-      run.step += 1
-      in_flight.append(run.metrics)
-      if len(in_flight) > limit:  # Bound the steps queued on the devices.
-        jax.block_until_ready(in_flight.popleft())
-      for hook in hooks:
-        hook.after_step(run, run.step)
+    run_epoch(run, hooks, start=0)
     for hook in hooks:
       hook.on_epoch_end(run, epoch)
   return run
+
+
+def _per_step_epoch(run: RunContext, hooks: Sequence[hooks_lib.Hook],
+                    start: int) -> None:
+  """Batches `start ..` of `run.epoch`, one pmapped step per call."""
+  s, cfg = run.setup, run.config.train
+  n = len(s.devices)
+  in_flight = collections.deque()
+  limit = parallel.max_steps_in_flight(s.devices)
+  for batch in data.train_batches(s.dataset.train, cfg.batch_size,
+                                  run.config.seed, run.epoch, start):
+    run.state, run.metrics = s.p_train_step(run.state,
+                                            parallel.shard(batch, n))
+    run.step += 1
+    run.state_step = run.step
+    in_flight.append(run.metrics)
+    if len(in_flight) > limit:  # Bound the steps queued on the devices.
+      jax.block_until_ready(in_flight.popleft())
+    for hook in hooks:
+      hook.after_step(run, run.step)
+
+
+def _chunked_epoch(run: RunContext, hooks: Sequence[hooks_lib.Hook],
+                   start: int) -> None:
+  """Batches `start ..` of `run.epoch`, `train.steps_per_call` per call.
+
+  One chunk is in flight at a time (the host waits for its metrics), which
+  also keeps multi-device CPU collectives from piling up.
+  """
+  s, runner = run.setup, run.setup.chunk_runner
+  order = runner.epoch_order(run.epoch)
+  for size in chunks.chunk_sizes(start, s.steps_per_epoch,
+                                 run.config.train.steps_per_call):
+    run.state, metrics = runner.run(run.state, order, start, size)
+    host = jax.device_get(metrics)  # The chunk's only fetch: [devices, size].
+    start += size
+    run.state_step = run.step + size
+    for i in range(size):
+      run.step += 1
+      run.metrics = {k: v[:, i] for k, v in host.items()}
+      for hook in hooks:
+        hook.after_step(run, run.step)
 
 
 def evaluate(s: Setup, state: TrainState, split: data.Split,
