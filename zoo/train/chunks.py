@@ -8,7 +8,7 @@ its batch out of the device-resident split, with the state donated. The
 host sees the chunk's stacked metrics once, at its end.
 
 Shapes per device (`b = batch_size // num_devices`, `n` train examples):
-  inputs `[n, *input_shape]`, labels `[n]`, order `[n]` int32; step `i` of a
+  inputs `[n, prod(input_shape)]`, labels `[n]`, order `[n]` int32; step `i` of a
   chunk starting at batch `start` of the epoch takes
   `order[(start + i) * batch_size + device * b:][:b]`, exactly the rows
   `parallel.shard` gives that device in the per-step path.
@@ -30,10 +30,13 @@ TrainStep = Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, Any]]
 
 
 def make_chunk(train_step: TrainStep, per_device_batch: int, num_devices: int,
-               num_steps: int, unroll: int) -> Callable[..., Any]:
+               num_steps: int, unroll: int,
+               input_shape: tuple[int, ...]) -> Callable[..., Any]:
   """Returns `chunk(state, inputs, labels, order, start) -> (state, metrics)`.
 
-  Per device; `metrics` leaves are stacked `[num_steps]`. `unroll` is
+  Per device: `inputs` `[n, prod(input_shape)]` (flat: XLA:CPU copies a
+  split with size-1 dimensions, e.g. MNIST's channel, into the loop on every
+  call); `metrics` leaves are stacked `[num_steps]`. `unroll` is
   `lax.scan`'s: 1 keeps a loop, `num_steps` unrolls it fully.
   """
   global_batch = per_device_batch * num_devices
@@ -44,7 +47,8 @@ def make_chunk(train_step: TrainStep, per_device_batch: int, num_devices: int,
     def body(state, i):
       offset = (start + i) * global_batch + device * per_device_batch
       idx = jax.lax.dynamic_slice_in_dim(order, offset, per_device_batch)
-      batch = {"inputs": jnp.take(inputs, idx, axis=0, mode="clip"),
+      x = jnp.take(inputs, idx, axis=0, mode="clip")
+      batch = {"inputs": x.reshape(per_device_batch, *input_shape),
                "labels": jnp.take(labels, idx, axis=0, mode="clip")}
       return train_step(state, batch)
 
@@ -62,8 +66,9 @@ class ChunkRunner:
                unroll: int):
     self.train_step, self.devices = train_step, list(devices)
     self.batch_size, self.seed, self.unroll = batch_size, seed, unroll
-    self.num_examples = len(split)
-    self.inputs = parallel.replicate_array(split.inputs, self.devices)
+    self.num_examples, self.input_shape = len(split), split.inputs.shape[1:]
+    flat = split.inputs.reshape(self.num_examples, -1)
+    self.inputs = parallel.replicate_array(flat, self.devices)
     self.labels = parallel.replicate_array(split.labels, self.devices)
     self._compiled: dict[int, Callable[..., Any]] = {}
 
@@ -86,7 +91,7 @@ class ChunkRunner:
       unroll = num_steps if self.unroll == 0 else min(self.unroll, num_steps)
       fn = jax.pmap(
           make_chunk(self.train_step, self.batch_size // n, n, num_steps,
-                     unroll),
+                     unroll, self.input_shape),
           axis_name=parallel.AXIS, devices=self.devices,
           in_axes=(0, 0, 0, 0, None), donate_argnums=(0,))
       self._compiled[num_steps] = fn
