@@ -96,7 +96,8 @@ def setup(config: ml_collections.ConfigDict,
     unroll = chunks.choose_unroll(config.train.scan_unroll, has_conv,
                                   devices[0].platform)
     runner = chunks.ChunkRunner(train_step, dataset.train, devices,
-                                config.train.batch_size, config.seed, unroll)
+                                config.train.batch_size, config.seed, unroll,
+                                steps_per_epoch, config.train.steps_per_call)
   return Setup(dataset, forward, devices, parallel.replicate(state, devices),
                p_train_step, p_eval_step, steps_per_epoch, runner)
 
@@ -191,15 +192,14 @@ def _per_step_epoch(run: RunContext, hooks: Sequence[hooks_lib.Hook],
 
 def _chunked_epoch(run: RunContext, hooks: Sequence[hooks_lib.Hook],
                    start: int) -> None:
-  """Batches `start ..` of `run.epoch`, `train.steps_per_call` per call.
+  """Batches `start ..` of `run.epoch`, `runner.steps_per_call` per call.
 
   One chunk is in flight at a time (the host waits for its metrics), which
   also keeps multi-device CPU collectives from piling up.
   """
-  s, runner = run.setup, run.setup.chunk_runner
+  runner = run.setup.chunk_runner
   order = runner.epoch_order(run.epoch)
-  for size in chunks.chunk_sizes(start, s.steps_per_epoch,
-                                 run.config.train.steps_per_call):
+  for size in runner.chunk_sizes(start):
     run.state, metrics = runner.run(run.state, order, start, size)
     host = jax.device_get(metrics)  # The chunk's only fetch: [devices, size].
     start += size
@@ -235,6 +235,7 @@ def evaluate(s: Setup, state: TrainState, split: data.Split,
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains, evaluates on the test split and writes workdir/results.json."""
+  t_start = time.perf_counter()
   s = setup(config)
   ds = s.dataset
   if ds.preprocessing is not None and report.is_writer():  # Fitted on train.
@@ -247,7 +248,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                ds.name, len(ds.train), num_val, len(ds.test), ds.input_shape,
                ds.num_classes, len(s.devices), s.devices[0].platform)
   eval_batch = config.train.eval_batch_size
-  hooks = report.build_hooks(
+  first_step = hooks_lib.FirstStepTimer(t_start)
+  hooks = [first_step] + report.build_hooks(
       config, workdir, s.steps_per_epoch,
       lambda ctx, split: evaluate(s, ctx.state, split, eval_batch))
   t0 = time.perf_counter()
@@ -267,6 +269,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       "num_train_examples": len(ds.train),
       "num_validation_examples": num_val,
       "train_seconds": round(train_seconds, 3),
+      # From the start of run() (data, init and compile included).
+      "seconds_to_first_step": round(first_step.seconds or 0.0, 3),
+      "xla_flags": os.environ.get("XLA_FLAGS", ""),
       "steps": int(parallel.unreplicate(state.step)),
       "num_params": num_params(parallel.unreplicate(state.params)),
       "seed": config.seed,
