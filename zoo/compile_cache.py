@@ -7,7 +7,8 @@
   ''       leave JAX's own settings alone (e.g. JAX_COMPILATION_CACHE_DIR).
   a path   that folder.
 Only trusted users may write to the folder: JAX loads executables from it.
-It keeps at most `MAX_BYTES`, dropping the least recently used entries.
+It is never pruned (JAX's size limit needs the `filelock` package): delete
+the folder to reclaim the space (a few MB per model and config).
 """
 
 import os
@@ -16,8 +17,6 @@ from typing import Optional
 import jax
 from jax.experimental.compilation_cache import compilation_cache
 
-# The least recently used entries go beyond this size.
-MAX_BYTES = 1 << 30
 _active: list[str] = []  # The folder set in this process, if any.
 
 
@@ -44,7 +43,6 @@ def enable(setting: str) -> Optional[str]:
   jax.config.update("jax_compilation_cache_dir", path)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-  jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
   compilation_cache.reset_cache()  # Re-read the folder on the next compile.
   _active[:] = [path]
   return path
