@@ -1,13 +1,20 @@
 r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
 
   python launch.py --config=configs/mlp.py --workdir=runs/mlp
+  python launch.py --config=configs/mlp.py --workdir=runs/mlp   # resumes
+  python launch.py --config=configs/mlp.py --workdir=runs/mlp --mode=eval
   python launch.py --config=configs/cnn.py --config.train.num_epochs=3
   python launch.py --list_models
   python launch.py --compare runs/mlp runs/cnn
+
+Several processes/machines: the same command on each, plus
+  --coordinator_address=HOST:PORT --num_processes=N --process_id=i
+(README "Multiple machines"; scripts/local_cluster.sh tries it on one box).
 """
 
 import logging as std_logging
 import os
+import shlex
 import sys
 
 from absl import app
@@ -19,8 +26,12 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Recipe file, e.g. configs/mlp.py; override any field "
     "with --config.<field>=<value>.", lock_config=True)
 _WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Where results.json (and later checkpoints) go. "
-    "Default: runs/<model>.")
+    "workdir", None, "Where checkpoints, config.json and results.json go; "
+    "a run resumes from the latest checkpoint there. Default: runs/<model>.")
+_MODE = flags.DEFINE_enum(
+    "mode", "train", ["train", "eval"], "train: train (resuming from "
+    "--workdir's latest checkpoint), then evaluate. eval: only re-evaluate "
+    "--workdir's latest checkpoint on the test split.")
 _LIST_MODELS = flags.DEFINE_bool(
     "list_models", False, "Print the registered model names and exit. With "
     "--config, models from config.model.module are listed too.")
@@ -39,6 +50,17 @@ _CPU_DEVICES = flags.DEFINE_integer(
 _LIST_DATASETS = flags.DEFINE_bool(
     "list_datasets", False, "Print the names accepted by --config.data.name "
     "and exit.")
+
+_COORDINATOR_ADDRESS = flags.DEFINE_string(
+    "coordinator_address", None, "Multi-process runs: HOST:PORT of the "
+    "machine running --process_id=0, with a free port; the same on every "
+    "process.")
+_NUM_PROCESSES = flags.DEFINE_integer(
+    "num_processes", None, "Multi-process runs: how many processes run this "
+    "command (1: single-process, even inside a cluster JAX detects).")
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id", None, "Multi-process runs: this process's number, "
+    "0..num_processes-1; process 0 writes the results.")
 
 
 def _fail(message: str) -> None:
@@ -86,7 +108,9 @@ def main(argv: list[str]) -> None:
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
   import zoo.data  # pylint: disable=g-import-not-at-top
   from zoo import report  # pylint: disable=g-import-not-at-top
+  import zoo.distributed  # pylint: disable=g-import-not-at-top
   from zoo import train  # pylint: disable=g-import-not-at-top
+  from zoo.train import safety  # pylint: disable=g-import-not-at-top
   config = _load_config()
   try:
     if _COMPARE.value:
@@ -103,10 +127,25 @@ def main(argv: list[str]) -> None:
     if config is None:
       _fail("--config is required, e.g. --config=configs/mlp.py.")
     workdir = _WORKDIR.value or os.path.join("runs", config.model.name)
-    results = train.run(config, workdir)
+    zoo.distributed.initialize(config, _COORDINATOR_ADDRESS.value,
+                               _NUM_PROCESSES.value, _PROCESS_ID.value)
+    with zoo.distributed.collective_errors():
+      if _MODE.value == "eval":
+        from zoo.train import eval_mode  # pylint: disable=g-import-not-at-top
+        results = eval_mode.run_eval(config, workdir)
+      else:
+        results = train.run(config, workdir)
+  except safety.RunInterrupted as e:
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    print(f"{e}\n  {command}", file=sys.stderr)
+    status = 128 + e.signum  # The shell convention for "stopped by signal".
+    zoo.distributed.exit_now(status)
+    sys.exit(status)
   except zoo.ZooError as e:
     logging.debug("Full traceback:", exc_info=True)
-    _fail(str(e))
+    print(f"error: {e}", file=sys.stderr)
+    zoo.distributed.exit_now(2)  # Multi-process: do not wait for the others.
+    sys.exit(2)
   if report.is_writer():  # Multi-host: process 0 wrote the files listed.
     print(report.format_summary(results, workdir))
 

@@ -108,4 +108,26 @@ def get_config() -> ml_collections.ConfigDict:
   config.report.tensorboard = True
   # curves.png and confusion_matrix.png in the workdir.
   config.report.plots = True
+
+  # Runs over several processes (launch.py --coordinator_address=HOST:PORT
+  # --num_processes=N --process_id=i; README "Multiple machines").
+  config.distributed = ml_collections.ConfigDict()
+  # Seconds every process waits for all the others to join before failing.
+  config.distributed.initialization_timeout_s = 120
+  # Seconds without a heartbeat after which a process counts as dead and the
+  # run stops on every process.
+  config.distributed.heartbeat_timeout_s = 30
+
+  # Checkpoints of the whole train state in WORKDIR/checkpoints; re-running
+  # the same command on the same --workdir resumes from the latest one.
+  config.checkpoint = ml_collections.ConfigDict()
+  # Save every this many steps (0: off) and every this many epochs (0: off);
+  # a run always saves at its end and when stopped by Ctrl-C / SIGTERM.
+  config.checkpoint.every_steps = 0
+  config.checkpoint.every_epochs = 1
+  # ... but at most one such periodic save per this many seconds (runs of
+  # many tiny epochs, e.g. full-batch tables, would otherwise mostly save).
+  config.checkpoint.min_interval_s = 10.0
+  # How many of the latest checkpoints to keep (older ones are deleted).
+  config.checkpoint.keep = 3
   return config

@@ -1,6 +1,7 @@
 """The chunked fast path (train.steps_per_call > 1) against the per-step path,
 on the 2 fake CPU devices of conftest."""
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,10 +11,15 @@ import jax
 import numpy as np
 import pytest
 
+import resume_config
+from resume_helpers import (assert_same_as_reference, checkpoint_steps,
+                            reference)  # noqa: F401  (a fixture)
 from zoo import data
 from zoo import train
 from zoo.train import chunks
 from zoo.train import hooks as hooks_lib
+from zoo.train import loop
+from zoo.train import safety
 
 
 class Recorder(hooks_lib.Hook):
@@ -137,3 +143,33 @@ def test_two_device_chunks_finish(tmp_path):
                        text=True, timeout=300, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
   assert "steps 120 2" in out.stdout  # 1,293 // 32 = 40 steps x 3 epochs.
+
+
+class StopAt(hooks_lib.Hook):
+  """Requests a stop at `step`, as a SIGTERM arriving then would."""
+
+  def __init__(self, step: int):
+    self.step = step
+
+  def after_step(self, run, step):
+    if step == self.step:
+      safety.request_stop(signal.SIGTERM)
+
+
+def test_chunked_run_checkpoints_at_chunk_ends_and_resumes(reference,
+                                                           tmp_path):
+  # The per-step reference (resume_config: 20 steps/epoch, a checkpoint
+  # every 10 steps) redone in chunks of 5 steps on the fast path.
+  config = resume_config.get_config()
+  config.train.steps_per_call = 5
+  workdir = tmp_path / "run"
+  with pytest.raises(safety.RunInterrupted, match="at step 15/60"):
+    loop.run(config, str(workdir), [StopAt(13)])  # Mid-chunk: its end.
+  assert checkpoint_steps(workdir) == [10, 15]
+  config.checkpoint.every_steps = 7  # Due at 21, 28, ...: saved at 25, 30.
+  with pytest.raises(safety.RunInterrupted, match="at step 25/60"):
+    loop.run(config, str(workdir), [StopAt(24)])
+  assert checkpoint_steps(workdir)[-1] == 25
+  config.checkpoint.every_steps = 10
+  results = loop.run(config, str(workdir))
+  assert_same_as_reference(workdir, results, reference)  # Bitwise.

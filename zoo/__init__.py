@@ -2,6 +2,8 @@
 
     import zoo
     zoo.list_models()                       # ['cnn', 'logistic', 'mlp']
+    predictor = zoo.load("runs/mlp")        # a trained workdir
+    probabilities = predictor(images)       # [b, *input_shape] -> [b, classes]
 
     @zoo.register_model("my_net")           # in your own file
     class MyNet(hk.Module): ...
@@ -15,7 +17,19 @@ from zoo.registry import create_model, get_model, list_models, register_model
 
 __version__ = "0.1.0"
 
+
+def load(workdir: str, step=None):
+  """The trained model in `workdir` as a `zoo.inference.Predictor`.
+
+  `load(workdir)(images)` maps `[b, *input_shape]` to probabilities
+  `[b, num_classes]`; see zoo/inference.py.
+  """
+  from zoo import inference  # pylint: disable=g-import-not-at-top  (orbax)
+  return inference.load(workdir, step)
+
+
 __all__ = [
     "ConfigError", "DataError", "ModelNotFoundError", "UserModuleError",
-    "ZooError", "create_model", "get_model", "list_models", "register_model",
+    "ZooError", "create_model", "get_model", "list_models", "load",
+    "register_model",
 ]

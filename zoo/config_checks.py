@@ -83,3 +83,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
   _number_in(config, "data.validation_fraction", 0.0, 0.9)
   _number_in(config, "data.download_timeout_s", 0.0, 600.0, low_open=True)
+  for field in ("distributed.initialization_timeout_s",
+                "distributed.heartbeat_timeout_s"):
+    _positive_int(config, field)

@@ -26,3 +26,7 @@ class DataError(ZooError):
 
 class UserModuleError(ZooError, ImportError):
   """A user module named by `config.model.module` failed to import."""
+
+
+class DistributedError(ZooError):
+  """The processes of a multi-process run cannot start or work together."""

@@ -40,16 +40,25 @@ class MetricsWriter(hooks.Hook):
     self._tb: Any = None
 
   def on_train_start(self, run: Any) -> None:
+    """A new run starts its files anew; a resumed one (run.step > 0) keeps
+    the records up to its checkpoint and hands them to the tracker."""
     if not files.is_writer():
       return
-    os.makedirs(self.workdir, exist_ok=True)
-    self._jsonl = open(os.path.join(self.workdir, METRICS_FILE), "w",
-                       encoding="utf-8")
-    for stale in _event_files(self.workdir):  # A run starts its files anew,
-      os.remove(stale)  # as metrics.jsonl does; TODO(issue 3): on resume keep.
+    start = getattr(run, "step", 0)
+    path = os.path.join(self.workdir, METRICS_FILE)
+    kept = records_until(path, start) if start else []
+    if kept:
+      self.tracker.resume(kept)
+    files.write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    self._jsonl = open(path, "a", encoding="utf-8")
+    if not start:
+      for stale in _event_files(self.workdir):
+        os.remove(stale)
     if self.tensorboard:
       import tensorboardX  # pylint: disable=g-import-not-at-top
-      self._tb = tensorboardX.SummaryWriter(logdir=self.workdir)
+      # On resume, TensorBoard drops the earlier files' events after `start`.
+      self._tb = tensorboardX.SummaryWriter(
+          logdir=self.workdir, purge_step=start + 1 if start else None)
 
   def after_step(self, run: Any, step: int) -> None:
     if self.tracker.step_record is not None:
@@ -85,6 +94,25 @@ class MetricsWriter(hooks.Hook):
         if record.get(key) is not None:
           self._tb.add_scalar(tag, record[key], record["step"],
                               walltime=record.get("wall_time"))
+
+
+def records_until(path: str, step: int) -> list[dict[str, Any]]:
+  """The step and epoch records of `path` up to `step` (a line cut short
+  by a crash is skipped)."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      lines = f.readlines()
+  except OSError:
+    return []
+  records = []
+  for line in lines:
+    try:
+      record = json.loads(line)
+    except ValueError:
+      continue
+    if record.get("kind") in ("step", "epoch") and record["step"] <= step:
+      records.append(record)
+  return records
 
 
 def _event_files(workdir: str) -> list[str]:

@@ -54,6 +54,20 @@ class MetricsTracker(hooks.Hook):
     self._window, self._epoch = [], []
     self.history, self.best_epoch, self.best_accuracy = [], None, None
 
+  def resume(self, records: list[dict[str, Any]]) -> None:
+    """Continues a resumed run from the step and epoch `records` that an
+    earlier run wrote up to its checkpoint (oldest first). Call after
+    on_train_start."""
+    for record in records:
+      if record["kind"] == "step":
+        self.last_step_record = record
+      elif record["kind"] == "epoch":
+        self.history.append(record)
+        accuracy = record.get("validation_accuracy")
+        if accuracy is not None and (self.best_accuracy is None
+                                     or accuracy > self.best_accuracy):
+          self.best_epoch, self.best_accuracy = record["epoch"], accuracy
+
   def after_step(self, run: Any, step: int) -> None:
     self._window.append(run.metrics)
     self._epoch.append(run.metrics)

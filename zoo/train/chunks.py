@@ -86,9 +86,14 @@ class ChunkRunner:
     self._compiled: dict[int, Callable[..., Any]] = {}
 
   def epoch_order(self, epoch: int) -> jax.Array:
-    """The epoch's permutation, `[devices, n]` (one copy per device)."""
+    """The epoch's permutation, `[local devices, n]` (one copy per device).
+
+    Every process draws the same one: each device of each process then
+    takes its own rows of each global batch (`lax.axis_index` is global).
+    """
+    local = parallel.local_devices(self.devices)
     order = batching.device_epoch_permutation(self.num_examples, self.seed,
-                                              epoch, self.devices[0])
+                                              epoch, local[0])
     return parallel.replicate_array(order, self.devices)
 
   def chunk_sizes(self, start: int) -> list[int]:

@@ -14,6 +14,10 @@ with steps_per_call > 1 only at a chunk's last step does it equal `step`)
 and the step's metrics; at the end
 also `run.test` (the test evaluation, with predictions). Hooks may add fields
 to `results` in on_train_end: results.json is written after them.
+
+In a multi-process run (zoo/distributed.py) every process runs every hook,
+since evaluations (and orbax checkpoints) need all processes; hooks that
+write files do so only where `zoo.report.is_writer()`.
 """
 
 import time

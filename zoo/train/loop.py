@@ -28,8 +28,11 @@ from zoo import registry
 from zoo import report
 from zoo import user_modules
 from zoo.data import splits
+from zoo.train import checkpoint_hook
 from zoo.train import chunks
+from zoo.train import epochs
 from zoo.train import hooks as hooks_lib
+from zoo.train import safety
 from zoo.train import step as step_lib
 from zoo.train.state import TrainState, init_state, num_params
 
@@ -39,8 +42,8 @@ class Setup:
   """Everything a run builds before its first step."""
   dataset: data.Dataset
   forward: hk.TransformedWithState
-  devices: Sequence[jax.Device]
-  state: TrainState  # Replicated: leading axis = len(devices).
+  devices: Sequence[jax.Device]  # Of every process (parallel.global_devices).
+  state: TrainState  # Replicated on this process's devices (leading axis).
   p_train_step: Callable[..., Any]
   p_eval_step: Callable[..., Any]
   steps_per_epoch: int
@@ -60,7 +63,7 @@ def setup(config: ml_collections.ConfigDict,
   compile_cache.enable(config.train.compilation_cache_dir)
   user_modules.import_user_modules(config.model.module)
   registry.get_model(config.model.name)  # Unknown name: fail before data.
-  devices = jax.local_devices()
+  devices = parallel.global_devices()
   if not config.train.full_batch:
     parallel.check_divisible(config.train.batch_size, len(devices))
   if dataset is None:
@@ -138,8 +141,7 @@ class RunContext:
   # The step `state` is at. The per-step path keeps it equal to `step`; the
   # chunked path calls `after_step` for every step of a chunk once the chunk
   # is done, with `state` already at the chunk's end (`state_step`), so
-  # anything that saves or evaluates `state` should wait for
-  # `step == state_step`.
+  # whatever saves or evaluates `state` waits for `step == state_step`.
   state_step: int = 0
   # The step's metrics, leaves `[devices]`: device arrays (per-step path) or
   # host arrays (chunked path). `jax.device_get` reads either.
@@ -151,90 +153,66 @@ def train(s: Setup, config: ml_collections.ConfigDict,
           hooks: Sequence[hooks_lib.Hook] = ()) -> RunContext:
   """Runs every epoch, calling `hooks` around the steps.
 
-  One pmapped step per call, or with `s.chunk_runner` (steps_per_call > 1)
-  chunks of steps that never cross an epoch's end. Both take the same
-  batches in the same order (see zoo/train/chunks.py).
+  Starts at `s.state.step` (> 0 after a resume): epoch = step //
+  steps_per_epoch, at batch step % steps_per_epoch of that epoch. One
+  pmapped step per call, or with `s.chunk_runner` (steps_per_call > 1)
+  chunks of steps that never cross an epoch's end (zoo/train/epochs.py).
   """
   cfg = config.train
+  start = int(jax.device_get(s.state.step)[0])  # Replicated: [devices].
   run = RunContext(setup=s, config=config, state=s.state,
                    total_steps=s.steps_per_epoch * cfg.num_epochs,
-                   num_epochs=cfg.num_epochs)
+                   num_epochs=cfg.num_epochs, step=start, state_step=start)
   for hook in hooks:
     hook.on_train_start(run)
-  run_epoch = _per_step_epoch if s.chunk_runner is None else _chunked_epoch
-  for epoch in range(cfg.num_epochs):
+  run_epoch = (epochs.per_step_epoch if s.chunk_runner is None
+               else epochs.chunked_epoch)
+  first_epoch, first_batch = divmod(start, s.steps_per_epoch)
+  for epoch in range(first_epoch, cfg.num_epochs):
     run.epoch = epoch
-    run_epoch(run, hooks, start=0)
+    run_epoch(run, hooks, first_batch if epoch == first_epoch else 0)
     for hook in hooks:
       hook.on_epoch_end(run, epoch)
   return run
 
 
-def _per_step_epoch(run: RunContext, hooks: Sequence[hooks_lib.Hook],
-                    start: int) -> None:
-  """Batches `start ..` of `run.epoch`, one pmapped step per call."""
-  s, cfg = run.setup, run.config.train
-  n = len(s.devices)
-  in_flight = collections.deque()
-  limit = parallel.max_steps_in_flight(s.devices)
-  for batch in data.train_batches(s.dataset.train, cfg.batch_size,
-                                  run.config.seed, run.epoch, start):
-    run.state, run.metrics = s.p_train_step(run.state,
-                                            parallel.shard(batch, n))
-    run.step += 1
-    run.state_step = run.step
-    in_flight.append(run.metrics)
-    if len(in_flight) > limit:  # Bound the steps queued on the devices.
-      jax.block_until_ready(in_flight.popleft())
-    for hook in hooks:
-      hook.after_step(run, run.step)
-
-
-def _chunked_epoch(run: RunContext, hooks: Sequence[hooks_lib.Hook],
-                   start: int) -> None:
-  """Batches `start ..` of `run.epoch`, `runner.steps_per_call` per call.
-
-  One chunk is in flight at a time (the host waits for its metrics), which
-  also keeps multi-device CPU collectives from piling up.
-  """
-  runner = run.setup.chunk_runner
-  order = runner.epoch_order(run.epoch)
-  for size in runner.chunk_sizes(start):
-    run.state, metrics = runner.run(run.state, order, start, size)
-    host = jax.device_get(metrics)  # The chunk's only fetch: [devices, size].
-    start += size
-    run.state_step = run.step + size
-    for i in range(size):
-      run.step += 1
-      run.metrics = {k: v[:, i] for k, v in host.items()}
-      for hook in hooks:
-        hook.after_step(run, run.step)
-
-
 def evaluate(s: Setup, state: TrainState, split: data.Split,
              eval_batch_size: int) -> dict[str, Any]:
-  """Loss and accuracy over every example of `split`, each counted once."""
+  """Loss and accuracy over every example of `split`, each counted once.
+
+  Each process evaluates its rows of every padded global batch; the sums are
+  psummed over all devices and the predictions `[len(split)]` gathered.
+  """
   n = len(s.devices)
   per_device = -(-min(eval_batch_size, len(split)) // n)  # Ceil division.
-  batches = data.eval_batches(split, per_device * n)
+  rows = parallel.process_rows(per_device * n, s.devices)
+  local = len(parallel.local_devices(s.devices))
   loss_sum = correct = count = 0.0
   predictions = []
-  for batch in batches:
+  for batch in data.eval_batches(split, per_device * n, rows=rows):
     # Fetching the sums waits for this batch: one step in flight at a time.
-    sums, preds = s.p_eval_step(state, parallel.shard(batch, n))
-    sums, mask = jax.device_get(sums), batch["mask"]
+    sums, preds = s.p_eval_step(state, parallel.shard(batch, local))
+    sums = jax.device_get(sums)
     loss_sum += float(sums["loss_sum"][0])
     correct += float(sums["correct"][0])
     count += float(sums["count"][0])
-    predictions.append(np.asarray(preds).reshape(-1)[mask > 0])
+    predictions.append(np.asarray(preds).reshape(-1))  # Padded local rows.
   if int(count) != len(split):
     raise AssertionError(f"Evaluated {count} examples, expected {len(split)}")
+  # In order, padding last: [batches, global batch] -> the real examples.
+  predictions = parallel.gather_rows(np.stack(predictions)).reshape(-1)
   return {"loss": loss_sum / count, "accuracy": correct / count,
-          "count": int(count), "predictions": np.concatenate(predictions)}
+          "count": int(count), "predictions": predictions[:len(split)]}
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains, evaluates on the test split and writes workdir/results.json."""
+def run(config: ml_collections.ConfigDict, workdir: str,
+        extra_hooks: Sequence[hooks_lib.Hook] = ()) -> dict[str, Any]:
+  """Trains (resuming from workdir's latest checkpoint), evaluates on the
+  test split and writes workdir/results.json.
+
+  `extra_hooks` run after the built-in ones, before the checkpoints (see
+  zoo/train/hooks.py).
+  """
   t_start = time.perf_counter()
   s = setup(config)
   ds = s.dataset
@@ -248,37 +226,24 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                ds.name, len(ds.train), num_val, len(ds.test), ds.input_shape,
                ds.num_classes, len(s.devices), s.devices[0].platform)
   eval_batch = config.train.eval_batch_size
+  guard = safety.NonFiniteGuard()
+  ckpt = checkpoint_hook.CheckpointHook(workdir, config, guard)
+  s.state = ckpt.resume(s)
   first_step = hooks_lib.FirstStepTimer(t_start)
-  hooks = [first_step] + report.build_hooks(
+  hooks = [first_step, guard, *report.build_hooks(
       config, workdir, s.steps_per_epoch,
-      lambda ctx, split: evaluate(s, ctx.state, split, eval_batch))
+      lambda ctx, split: evaluate(s, ctx.state, split, eval_batch)),
+           *extra_hooks, ckpt]  # Checkpoints last: after every other hook.
   t0 = time.perf_counter()
-  ctx = train(s, config, hooks)
+  with safety.stop_on_signals():
+    ctx = train(s, config, hooks)
+  ckpt.close()
   state = jax.block_until_ready(ctx.state)
   train_seconds = time.perf_counter() - t0
   test = evaluate(s, state, ds.test, config.train.eval_batch_size)
-  results = {
-      "model": config.model.name,
-      "dataset": ds.name,
-      "dataset_source": ds.source,
-      "num_devices": len(s.devices),
-      "platform": s.devices[0].platform,
-      "test_accuracy": test["accuracy"],
-      "test_loss": test["loss"],
-      "num_test_examples": test["count"],
-      "num_train_examples": len(ds.train),
-      "num_validation_examples": num_val,
-      "train_seconds": round(train_seconds, 3),
-      # From the start of run() (data, init and compile included).
-      "seconds_to_first_step": round(first_step.seconds or 0.0, 3),
-      "xla_flags": os.environ.get("XLA_FLAGS", ""),
-      "steps": int(parallel.unreplicate(state.step)),
-      "num_params": num_params(parallel.unreplicate(state.params)),
-      "seed": config.seed,
-      "warnings": list(ds.warnings),
-      "versions": _versions(),
-      "config": config.to_dict(),
-  }
+  results = make_results(config, s, state, test, train_seconds)
+  # From the start of run(): data, init and compilation included.
+  results["seconds_to_first_step"] = round(first_step.seconds or 0.0, 3)
   ctx.test = test
   for hook in hooks:  # Hooks may add fields (e.g. the best validation epoch).
     hook.on_train_end(ctx, results)
@@ -288,6 +253,35 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                "in %.1f s", test["accuracy"], test["loss"], test["count"],
                train_seconds)
   return results
+
+
+def make_results(config: ml_collections.ConfigDict, s: Setup,
+                 state: TrainState, test: dict[str, Any],
+                 train_seconds: float) -> dict[str, Any]:
+  """results.json's own fields; hooks add theirs in on_train_end."""
+  ds = s.dataset
+  return {
+      "model": config.model.name,
+      "dataset": ds.name,
+      "dataset_source": ds.source,
+      "num_devices": len(s.devices),
+      "num_processes": jax.process_count(),
+      "platform": s.devices[0].platform,
+      "test_accuracy": test["accuracy"],
+      "test_loss": test["loss"],
+      "num_test_examples": test["count"],
+      "num_train_examples": len(ds.train),
+      "num_validation_examples": (
+          len(ds.validation) if ds.validation is not None else 0),
+      "train_seconds": round(train_seconds, 3),
+      "xla_flags": os.environ.get("XLA_FLAGS", ""),
+      "steps": int(parallel.unreplicate(state.step)),
+      "num_params": num_params(parallel.unreplicate(state.params)),
+      "seed": config.seed,
+      "warnings": list(ds.warnings),
+      "versions": _versions(),
+      "config": config.to_dict(),
+  }
 
 
 def _versions() -> dict[str, str]:

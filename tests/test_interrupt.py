@@ -1,0 +1,143 @@
+"""Real interruptions of training subprocesses: SIGTERM, then kill -9; and
+SIGTERM to one process of a two-process run.
+
+The subprocess trains tests/resume_config.py with each step slowed down
+(ZOO_TEST_STEP_SLEEP, see tests/slow_model.py) so that the signals land
+mid-run; the numbers are those of the reference run, which is not slowed.
+"""
+
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import resume_config
+from resume_helpers import (REPO, CONFIG_FILE, TOTAL_STEPS,  # noqa: F401
+                            assert_same_as_reference, checkpoint_steps,
+                            reference)
+from zoo.train import loop
+
+SLEEP_S = "0.05"  # Per training step: >= 3 s for the whole run.
+
+
+def _start(workdir):
+  env = dict(os.environ, ZOO_TEST_STEP_SLEEP=SLEEP_S)
+  return subprocess.Popen(
+      [sys.executable, "launch.py", f"--config={CONFIG_FILE}",
+       f"--workdir={workdir}"], cwd=REPO, env=env, text=True,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for_checkpoint_after(proc, workdir, step, timeout_s=240.0):
+  """Waits until a whole checkpoint newer than `step` exists; returns it."""
+  deadline = time.monotonic() + timeout_s
+  while time.monotonic() < deadline:
+    steps = checkpoint_steps(workdir)
+    if steps and steps[-1] > step:
+      return steps[-1]
+    if proc.poll() is not None:
+      raise AssertionError("the run ended before it was interrupted:\n"
+                           + proc.communicate()[1][-3000:])
+    time.sleep(0.02)
+  proc.kill()
+  raise AssertionError(f"no checkpoint after step {step} in {timeout_s} s")
+
+
+def test_sigterm_then_kill9_then_resume_equals_uninterrupted_run(
+    reference, tmp_path, caplog):
+  workdir = tmp_path / "run"
+  # 1. SIGTERM: a checkpoint at the next step boundary and a clean exit.
+  proc = _start(workdir)
+  first = _wait_for_checkpoint_after(proc, workdir, 0)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+  stopped = int(re.search(r"Stopped by SIGTERM at step (\d+)/60", err)[1])
+  assert first <= stopped < TOTAL_STEPS
+  assert "Run the same command again" in err and "launch.py" in err
+  assert checkpoint_steps(workdir)[-1] == stopped
+
+  # 2. The same command resumes; kill -9 it once it saved a newer checkpoint.
+  proc = _start(workdir)
+  newer = _wait_for_checkpoint_after(proc, workdir, stopped)
+  proc.kill()
+  _, err = proc.communicate(timeout=60)
+  assert proc.returncode == -signal.SIGKILL
+  assert f"resumed from step {stopped} " in err
+  latest = checkpoint_steps(workdir)[-1]
+  assert stopped < newer <= latest < TOTAL_STEPS, (stopped, newer, latest)
+  assert not (workdir / "results.json").exists()
+
+  # 3. Resume once more (here, in-process): exactly the uninterrupted run.
+  with caplog.at_level(logging.INFO, logger="absl"):
+    results = loop.run(resume_config.get_config(), str(workdir))
+  assert f"resumed from step {latest} " in caplog.text
+  assert_same_as_reference(workdir, results, reference)
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _start_process(workdir, port, i, log, **env_vars):
+  """Process i of 2 (one CPU device each), in its own session."""
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1",
+             **env_vars)
+  with open(log, "wb") as out:
+    return subprocess.Popen(
+        [sys.executable, "launch.py", f"--config={CONFIG_FILE}",
+         f"--workdir={workdir}", f"--coordinator_address=127.0.0.1:{port}",
+         "--num_processes=2", f"--process_id={i}"],
+        cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        start_new_session=True)
+
+
+def test_two_processes_stop_together_and_resume_from_process_0(reference,
+                                                                tmp_path):
+  # Separate workdirs, as on machines without a shared disk: process 0
+  # alone holds the checkpoints; process 1 gets the state from it.
+  dirs = [tmp_path / "p0", tmp_path / "p1"]
+  logs = [tmp_path / "p0.log", tmp_path / "p1.log"]
+  procs = []
+  try:
+    port = _free_port()
+    procs = [_start_process(dirs[i], port, i, logs[i],
+                            ZOO_TEST_STEP_SLEEP=SLEEP_S) for i in (0, 1)]
+    _wait_for_checkpoint_after(procs[0], dirs[0], 0)
+    procs[1].send_signal(signal.SIGTERM)  # One process only.
+    codes = [p.wait(timeout=120) for p in procs]
+    out = [log.read_text() for log in logs]
+    assert codes == [128 + signal.SIGTERM] * 2, out
+    stops = {int(re.search(r"Stopped by SIGTERM at step (\d+)/", o)[1])
+             for o in out}
+    assert len(stops) == 1, out  # Both at the same step.
+    stopped = stops.pop()
+    assert checkpoint_steps(dirs[0])[-1] == stopped < TOTAL_STEPS
+    assert not checkpoint_steps(dirs[1])
+
+    port = _free_port()
+    procs = [_start_process(dirs[i], port, i, logs[i]) for i in (0, 1)]
+    codes = [p.wait(timeout=240) for p in procs]
+    assert codes == [0, 0], [log.read_text()[-3000:] for log in logs]
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        os.killpg(p.pid, signal.SIGKILL)  # Its own session: only its tree.
+        p.wait()
+  assert f"resumed from step {stopped} " in logs[0].read_text()
+  results = json.loads((dirs[0] / "results.json").read_text())
+  assert results["num_processes"] == 2 and results["steps"] == TOTAL_STEPS
+  # 2 processes x 1 device vs 1 process x 2 devices: other reductions (gloo),
+  # so equal up to rounding, not bitwise.
+  assert results["test_accuracy"] == reference.results["test_accuracy"]
+  assert results["test_loss"] == pytest.approx(reference.results["test_loss"],
+                                               rel=1e-4)

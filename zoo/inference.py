@@ -1,0 +1,121 @@
+"""Use a trained model without training: `zoo.load(workdir)`.
+
+    predictor = zoo.load("runs/mlp")        # the latest checkpoint
+    probs = predictor(images)               # [b, *input_shape] -> [b, classes]
+    labels = predictor.predict(images)      # [b] class indices
+
+Inputs are what the data source reads: images as float32 in [0, 1], NHWC; for
+CSV tables the raw feature columns (in `preprocessing["feature_columns"]`
+order), standardised here with the train split's saved statistics. The model
+is rebuilt from the config saved with the checkpoint, re-importing
+`config.model.module` for models of your own.
+"""
+
+import dataclasses
+import functools
+from typing import Any, Callable, Optional
+
+import haiku as hk
+import jax
+import ml_collections
+import numpy as np
+
+from zoo import checkpoint
+from zoo import config_compat
+from zoo import errors
+from zoo import modeling
+from zoo import optim
+from zoo import user_modules
+from zoo.data import csv_table
+from zoo.train.state import TrainState, init_state
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictor:
+  """Maps a batch `[b, *input_shape]` to class probabilities `[b, classes]`."""
+  config: ml_collections.ConfigDict  # The config the model was trained with.
+  step: int  # The checkpoint's step.
+  input_shape: tuple[int, ...]
+  num_classes: int
+  class_names: tuple[str, ...]
+  params: hk.Params
+  model_state: hk.State
+  path: str  # The checkpoint directory.
+  preprocessing: Optional[dict[str, Any]]  # CSV tables: fitted on train.
+  _probabilities: Callable[..., jax.Array] = dataclasses.field(repr=False)
+
+  def __call__(self, inputs: Any) -> np.ndarray:
+    """float32 probabilities `[b, num_classes]`; each row sums to 1."""
+    x = np.asarray(inputs, np.float32)
+    if x.shape[1:] != self.input_shape:
+      hint = (" For one example, pass x[None]." if x.shape == self.input_shape
+              else "")
+      raise errors.DataError(
+          f"The model in {self.path} takes inputs of shape [batch, "
+          f"{', '.join(map(str, self.input_shape))}]; got {x.shape}.{hint}")
+    if self.preprocessing and "mean" in self.preprocessing:
+      x = csv_table.standardize(x, self.preprocessing)
+    return np.asarray(self._probabilities(self.params, self.model_state, x))
+
+  def predict(self, inputs: Any) -> np.ndarray:
+    """The most probable class of each example, int `[b]`."""
+    return np.argmax(self(inputs), axis=-1)
+
+
+def build_from_meta(meta: dict[str, Any]):
+  """The config, forward and a state shaped like the checkpoint's (zeros, to
+  restore into) that a checkpoint's meta describes."""
+  config = config_compat.from_jsonable(meta["config"])
+  user_modules.import_user_modules(config.model.module)
+  data = meta["dataset"]
+  forward = modeling.build_forward(config.model.name, data["num_classes"],
+                                   modeling.hyperparameters(config.model))
+  optimizer = optim.make_optimizer(config.optimizer, total_steps=1)
+  # Only the structure, shapes and dtypes matter: trace, don't compute.
+  abstract = jax.eval_shape(functools.partial(
+      init_state, forward, optimizer, tuple(data["input_shape"]), config.seed))
+  fresh = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype),
+                       abstract._replace(rng=None))
+  return config, forward, fresh._replace(rng=jax.random.key(0))
+
+
+def load(workdir: str, step: Optional[int] = None) -> Predictor:
+  """The model of the latest (or the given) checkpoint in `workdir`."""
+  ckpt = checkpoint.Checkpointer(workdir, read_only=True)
+  steps = ckpt.steps()
+  if not steps:
+    raise checkpoint.CheckpointError(
+        f"No checkpoint in {ckpt.directory}. Train with `python launch.py "
+        f"--config=... --workdir={workdir}` first.")
+  built = {}
+
+  def make_like(meta: dict[str, Any]) -> TrainState:
+    built["config"], built["forward"], fresh = build_from_meta(meta)
+    return fresh
+
+  if step is None:
+    restored = ckpt.restore_latest(make_like)
+  elif step not in steps:
+    raise checkpoint.CheckpointError(
+        f"No checkpoint for step {step} in {ckpt.directory}; there are: "
+        f"{', '.join(map(str, steps))}.")
+  else:
+    meta = ckpt.read_meta(step)
+    restored = ckpt.restore(step, make_like(meta), meta)
+  ckpt.close()
+  forward, data = built["forward"], restored.meta["dataset"]
+
+  @jax.jit
+  def probabilities(params, model_state, x):
+    logits, _ = forward.apply(params, model_state, None, x, is_training=False)
+    return jax.nn.softmax(logits, axis=-1)
+
+  state = jax.device_put(restored.state)
+  return Predictor(
+      config=built["config"], step=restored.step,
+      input_shape=tuple(data["input_shape"]),
+      num_classes=data["num_classes"],
+      class_names=tuple(data.get("class_names", ())),
+      params=state.params, model_state=state.model_state,
+      path=restored.path, preprocessing=data.get("preprocessing"),
+      _probabilities=probabilities)
