@@ -6,9 +6,9 @@ r"""Side by side: the zoo's loop, hand-written JAX and PyTorch, interleaved.
 Each round runs every implementation of every case once, one after the
 other (each a fresh process printing one JSON line, the median of its timed
 windows); the table shows, per implementation, the median over the rounds,
-with the 1-minute load average seen by each run and the zoo's ratios. All
-raw lines go to --out (JSON lines). Before each run it waits (up to
---max_wait_s) for the load average to drop below --max_load.
+with the 1-minute load average at the end of each run and the zoo's ratios.
+All raw lines go to --out (JSON lines). Before each run it waits (up to
+--max_wait_s) until other processes use at most --max_busy of the CPUs.
 """
 
 import argparse
@@ -33,8 +33,10 @@ def implementations(model: str, batch: int, torch_python: str
   py = sys.executable
   impls = {
       "zoo": [py, str(HERE / "throughput.py"), *common],
+      "zoo_report_hooks": [py, str(HERE / "throughput.py"), *common,
+                           "--report_hooks"],
       "jax_scan": [py, str(HERE / "jax_reference.py"), "--mode", "scan",
-                   *common],
+                   "--chunk", "200", *common],
   }
   if model == "cnn":
     impls["jax_scan"] += ["--chunk", "10", "--unroll", "0"]
@@ -47,11 +49,25 @@ def implementations(model: str, batch: int, torch_python: str
   return impls
 
 
-def wait_for_quiet(max_load: float, max_wait_s: float) -> float:
+def busy_fraction(sample_s: float = 2.0) -> float:
+  """The fraction of all CPU time spent busy over `sample_s` (/proc/stat)."""
+  def read():
+    with open("/proc/stat", encoding="ascii") as f:
+      fields = [float(x) for x in f.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # Total, idle + iowait.
+  (t0, i0), _ = read(), time.sleep(sample_s)
+  t1, i1 = read()
+  return 1.0 - (i1 - i0) / max(t1 - t0, 1e-9)
+
+
+def wait_for_quiet(max_busy: float, max_wait_s: float) -> float:
+  """Waits (between runs, so the load is others') until the CPUs are at
+  most `max_busy` busy, or `max_wait_s`; returns the last busy fraction."""
   t0 = time.time()
-  while os.getloadavg()[0] > max_load and time.time() - t0 < max_wait_s:
-    time.sleep(10)
-  return os.getloadavg()[0]
+  busy = busy_fraction()
+  while busy > max_busy and time.time() - t0 < max_wait_s:
+    busy = busy_fraction()
+  return busy
 
 
 def run_one(cmd: list[str], timeout_s: float) -> dict:
@@ -73,7 +89,8 @@ def main() -> None:
   p.add_argument("--torch_python", default="")
   p.add_argument("--zoo_args", default="", help="Extra throughput.py flags.")
   p.add_argument("--only", default="", help="Comma-separated impl names.")
-  p.add_argument("--max_load", type=float, default=1.5)
+  p.add_argument("--max_busy", type=float, default=0.2,
+                 help="Start a run only when the CPUs are this idle.")
   p.add_argument("--max_wait_s", type=float, default=300)
   p.add_argument("--timeout_s", type=float, default=600)
   p.add_argument("--out", default="/tmp/zoo-compare.jsonl")
@@ -89,16 +106,17 @@ def main() -> None:
         for name, cmd in impls.items():
           if args.only and name not in args.only.split(","):
             continue
-          load_before = wait_for_quiet(args.max_load, args.max_wait_s)
+          busy = wait_for_quiet(args.max_busy, args.max_wait_s)
           rec = run_one(cmd, args.timeout_s)
-          rec.update(impl=name, round=r, load_before=round(load_before, 2),
+          rec.update(impl=name, round=r, busy_before=round(busy, 2),
                      cmd=" ".join(cmd))
           out.write(json.dumps(rec) + "\n")
           out.flush()
           results.setdefault((model, batch, name), []).append(rec)
           print(f"round {r} {model}:{batch} {name}: "
                 f"{rec.get('ex_per_s', rec.get('error', '')[:300])} "
-                f"(load {load_before:.2f} -> {rec.get('load_avg_1m')})",
+                f"(others' CPU use before {busy:.0%}, load average after "
+                f"{rec.get('load_avg_1m')})",
                 flush=True)
   print_table(results)
 

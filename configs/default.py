@@ -79,7 +79,7 @@ def get_config() -> ml_collections.ConfigDict:
   # runs that many steps in one call (a lax.scan; chunks stop at epoch ends);
   # 1 runs one pmapped step per call with batches sent from the host. Both
   # train on the same batches in the same order.
-  config.train.steps_per_call = 50
+  config.train.steps_per_call = 200
   # lax.scan unroll inside a call: 0 (auto) unrolls fully for models with
   # convolutions on CPU (XLA:CPU runs conv gradients in a loop far slower),
   # else keeps a loop; k > 0 unrolls k steps.

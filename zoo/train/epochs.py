@@ -6,6 +6,7 @@ once per step, and start at any batch of the epoch (for resuming).
 """
 
 import collections
+import time
 from typing import Any, Sequence
 
 import jax
@@ -33,7 +34,7 @@ def per_step_epoch(run: Any, hooks: Sequence[hooks_lib.Hook],
     run.state, run.metrics = s.p_train_step(run.state,
                                             parallel.shard(batch, n))
     run.step += 1
-    run.state_step = run.step
+    run.state_step, run.step_time = run.step, time.perf_counter()
     in_flight.append(run.metrics)
     if len(in_flight) > limit:  # Bound the steps queued on the devices.
       jax.block_until_ready(in_flight.popleft())
@@ -47,18 +48,22 @@ def chunked_epoch(run: Any, hooks: Sequence[hooks_lib.Hook],
 
   After each chunk the host fetches its metrics once (`[devices, steps]`)
   and calls the hooks for each of its steps, with `run.state` (and
-  `run.state_step`) at the chunk's end. One chunk is in flight at a time,
+  `run.state_step`) at the chunk's end and `run.step_time` spread evenly
+  over the chunk's wall time (so rates computed by hooks stay right). One chunk is in flight at a time,
   which also keeps multi-device CPU collectives from piling up.
   """
   runner = run.setup.chunk_runner
   order = runner.epoch_order(run.epoch)
   for size in runner.chunk_sizes(start):
+    t0 = time.perf_counter()
     run.state, metrics = runner.run(run.state, order, start, size)
     host = jax.device_get(metrics)  # The chunk's only fetch.
+    seconds = time.perf_counter() - t0
     start += size
     run.state_step = run.step + size
     for i in range(size):
       run.step += 1
       run.metrics = {k: v[:, i] for k, v in host.items()}
+      run.step_time = t0 + seconds * (i + 1) / size  # Spread evenly.
       for hook in hooks:
         hook.after_step(run, run.step)

@@ -146,6 +146,9 @@ class RunContext:
   # The step's metrics, leaves `[devices]`: device arrays (per-step path) or
   # host arrays (chunked path). `jax.device_get` reads either.
   metrics: Any = None
+  # time.perf_counter() when the step was dispatched (per-step path) or its
+  # share of its chunk's wall time ended (chunked path): for rates.
+  step_time: float = 0.0
   test: Any = None  # `evaluate` on the test split, set before on_train_end.
 
 
