@@ -38,6 +38,15 @@ _LIST_MODELS = flags.DEFINE_bool(
 _COMPARE = flags.DEFINE_bool(
     "compare", False, "Print the key results of the workdirs given as "
     "arguments side by side and exit: --compare runs/mlp runs/cnn.")
+_XLA_DEFAULTS = flags.DEFINE_bool(
+    "xla_defaults", True, "Put the zoo's measured XLA:CPU flags "
+    "(zoo/xla_setup.py, README 'Performance') before your own XLA_FLAGS, "
+    "which still win flag by flag. --noxla_defaults: XLA_FLAGS as given.")
+_CPU_DEVICES = flags.DEFINE_integer(
+    "cpu_devices", None, "On CPU, split the host into this many JAX "
+    "devices (data-parallel pmap over them). Default: 1 (faster here, see "
+    "README 'Performance'). XLA_FLAGS=--xla_force_host_platform_device_count"
+    "=N takes precedence.", lower_bound=1)
 _LIST_DATASETS = flags.DEFINE_bool(
     "list_datasets", False, "Print the names accepted by --config.data.name "
     "and exit.")
@@ -89,8 +98,13 @@ def _load_config():
 def main(argv: list[str]) -> None:
   # JAX logs its search for TPU/GPU plugins at INFO; it is noise on CPU.
   std_logging.getLogger("jax._src.xla_bridge").setLevel(std_logging.WARNING)
+  std_logging.getLogger("jax._src.compilation_cache").setLevel(
+      std_logging.WARNING)
   if len(argv) > 1 and not _COMPARE.value:
     _fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
+  # Before anything initialises JAX's backends (they read XLA_FLAGS once).
+  from zoo import xla_setup  # pylint: disable=g-import-not-at-top
+  xla_setup.apply(_XLA_DEFAULTS.value, _CPU_DEVICES.value)
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
   import zoo.data  # pylint: disable=g-import-not-at-top
   from zoo import report  # pylint: disable=g-import-not-at-top

@@ -29,6 +29,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.batch_size = 64
   config.train.eval_batch_size = 100
   config.train.log_every_steps = 10
+  # One step per call: stops land on exact steps. (tests/test_fast_path.py
+  # resumes the chunked path against this same reference.)
+  config.train.steps_per_call = 1
   config.optimizer.learning_rate = 3e-3
   config.checkpoint.every_steps = 10
   config.checkpoint.every_epochs = 0

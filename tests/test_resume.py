@@ -116,8 +116,10 @@ def test_damaged_latest_checkpoint_is_skipped(reference, tmp_path, caplog):
   assert_same_as_reference(workdir, results, reference)
 
 
-def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(base_config,
-                                                                 tmp_path):
+@pytest.mark.parametrize("steps_per_call", [1, 2])  # 2: saved at chunk ends.
+def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(
+    base_config, tmp_path, steps_per_call):
+  base_config.train.steps_per_call = steps_per_call
   base_config.model.mlp.hidden_sizes = (64,) * 6
   base_config.optimizer.name = "sgd"
   base_config.optimizer.learning_rate = 1e3  # Absurd: diverges in 3 steps.

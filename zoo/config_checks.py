@@ -61,8 +61,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
     _fail("seed", seed, "it must be a non-negative integer")
   for field in ("train.num_epochs", "train.batch_size",
-                "train.eval_batch_size", "train.log_every_steps"):
+                "train.eval_batch_size", "train.log_every_steps",
+                "train.steps_per_call"):
     _positive_int(config, field)
+  unroll = _get(config, "train.scan_unroll")
+  if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 0:
+    _fail("train.scan_unroll", unroll,
+          "it must be 0 (auto) or a positive integer")
+  if not isinstance(_get(config, "train.compilation_cache_dir"), str):
+    _fail("train.compilation_cache_dir", config.train.compilation_cache_dir,
+          "it must be 'auto', a folder, or '' (off)")
   _number_in(config, "optimizer.learning_rate", 0.0, 1e3, low_open=True)
   _number_in(config, "optimizer.weight_decay", 0.0, 1e3)
   _number_in(config, "optimizer.momentum", 0.0, 1.0)

@@ -85,6 +85,18 @@ def replicate(tree: Any, devices: Sequence[jax.Device]) -> Any:
                                sharding), tree)
 
 
+def replicate_array(x: Any, devices: Sequence[jax.Device]) -> jax.Array:
+  """One copy of array `x` on each of this process's `devices`, stacked.
+
+  Like `replicate` (`[local devices, *x.shape]`), but never materialises
+  the stacked array on one device (for large arrays: a whole split).
+  """
+  devices = local_devices(devices)
+  shards = [jax.device_put(x[None], d) for d in devices]
+  return jax.make_array_from_single_device_arrays(
+      (len(devices), *np.shape(x)), device_sharding(devices), shards)
+
+
 def unreplicate(tree: Any) -> Any:
   """The first device's copy of every leaf of a replicated tree."""
   return jax.tree.map(lambda x: x[0], tree)

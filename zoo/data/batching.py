@@ -3,10 +3,17 @@
 Batch order and content depend only on the seed, the epoch and the global
 batch size. With several processes every process computes the same global
 batches and keeps only its `rows` (`zoo.parallel.process_rows`).
+
+Each epoch's example order is `device_epoch_permutation(n, seed, epoch)`,
+drawn with `jax.random` on a device: the per-step loop reads it back to the
+host, the chunked loop (zoo/train/chunks.py) uses it where it is, so both
+visit the same examples in the same order.
 """
 
-from typing import Iterator
+import functools
+from typing import Iterator, Optional
 
+import jax
 import numpy as np
 
 from zoo.data.dataset import Split
@@ -14,9 +21,30 @@ from zoo.data.dataset import Split
 Batch = dict[str, np.ndarray]
 
 
+# Mixed into the seed so the data order is independent of the model's keys.
+_SHUFFLE_STREAM = 0x5EED
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _permutation(num_examples: int, key: jax.Array,
+                 epoch: jax.Array) -> jax.Array:
+  key = jax.random.fold_in(jax.random.fold_in(key, _SHUFFLE_STREAM), epoch)
+  return jax.random.permutation(key, num_examples).astype(np.int32)
+
+
+def device_epoch_permutation(num_examples: int, seed: int, epoch: int,
+                             device: Optional[jax.Device] = None) -> jax.Array:
+  """The example order `[num_examples]` int32 of one epoch, on `device`.
+
+  A function of (num_examples, seed, epoch) only.
+  """
+  with jax.default_device(device or jax.local_devices()[0]):
+    return _permutation(num_examples, jax.random.key(seed), np.int32(epoch))
+
+
 def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
-  """The example order of one epoch, a function of (seed, epoch) only."""
-  return np.random.default_rng([seed, epoch]).permutation(num_examples)
+  """`device_epoch_permutation`, as a host array."""
+  return np.asarray(device_epoch_permutation(num_examples, seed, epoch))
 
 
 def train_batches(split: Split, batch_size: int, seed: int,

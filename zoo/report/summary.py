@@ -30,7 +30,8 @@ def format_summary(results: dict[str, Any], workdir: str) -> str:
       ("validation", validation),
       ("test", f"accuracy {_pct(results['test_accuracy'])}, loss "
                f"{results['test_loss']:.4f}"),
-      ("time", f"{results['train_seconds']:.1f} s training"),
+      ("time", f"{results['train_seconds']:.1f} s training"
+               + _first_step(results)),
   ]
   for warning in results.get("warnings", []):
     rows.append(("WARNING", warning))
@@ -43,3 +44,10 @@ def format_summary(results: dict[str, Any], workdir: str) -> str:
   lines += [f"{k:<{width}}  {v}" for k, v in rows]
   lines.append("=" * 72)
   return "\n".join(lines)
+
+
+def _first_step(results: dict[str, Any]) -> str:
+  seconds = results.get("seconds_to_first_step")
+  steps = results.get("config", {}).get("train", {}).get("steps_per_call")
+  text = f", first step after {seconds:.1f} s" if seconds else ""
+  return text + (f" ({steps} steps per call)" if steps else "")

@@ -74,7 +74,8 @@ class MetricsTracker(hooks.Hook):
     self.step_record = None
     if step % self.log_every and step != run.total_steps:
       return
-    now = time.perf_counter()
+    # Chunked steps reach the hooks in bursts: use the loop's step time.
+    now = getattr(run, "step_time", None) or time.perf_counter()
     self.step_record = self._record("step", run, self._window,
                                     now - self._t_window)
     self._window, self._t_window = [], now

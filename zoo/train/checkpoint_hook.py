@@ -1,6 +1,7 @@
 """CheckpointHook: resumes a run from its workdir and saves its train state.
 
-It saves every `config.checkpoint.every_steps` steps and every `every_epochs`
+It saves every `config.checkpoint.every_steps` steps (with steps_per_call >
+1: at the first chunk end at or after each multiple) and every `every_epochs`
 epochs (but at most once per `min_interval_s` seconds), at the end of
 training and, when a stop signal arrived (see `safety.stop_on_signals`), at
 the next step boundary before raising `safety.RunInterrupted`. Nothing
@@ -78,6 +79,7 @@ class CheckpointHook(hooks_lib.Hook):
         workdir, keep=config.checkpoint.keep, read_only=read_only)
     self.last_saved: Optional[int] = None
     self._last_time = time.monotonic()
+    self._period = 0  # See _step_period.
     if guard is not None:
       guard.describe_checkpoint = self.describe_last
 
@@ -138,27 +140,40 @@ class CheckpointHook(hooks_lib.Hook):
 
   def on_train_start(self, run: Any) -> None:
     self._last_time = time.monotonic()
+    self._period = self._step_period(run.step)
 
   def after_step(self, run: Any, step: int) -> None:
     # A step that ends an epoch is saved in on_epoch_end, after the other
     # hooks' epoch-end work (validation, metric records), which a checkpoint
-    # at that step must not skip.
-    if step % run.setup.steps_per_epoch == 0:
+    # at that step must not skip. Inside a chunk (steps_per_call > 1) the
+    # state is already the chunk's last step's: only that step can be saved.
+    if step % run.setup.steps_per_epoch == 0 or step != run.state_step:
       return
-    self._stop_if_requested(run, step % run.config.train.log_every_steps == 0)
-    every = self.config.checkpoint.every_steps
-    if every and step % every == 0:
+    chunked = run.setup.chunk_runner is not None  # Chunk ends: all processes
+    sync = chunked or step % run.config.train.log_every_steps == 0  # see them.
+    self._stop_if_requested(run, sync)
+    if self._step_period(step) > self._period:
+      self._period = self._step_period(step)
       self._save_periodic(run)
 
   def on_epoch_end(self, run: Any, epoch: int) -> None:
     self._stop_if_requested(run, True)
-    every_steps = self.config.checkpoint.every_steps
     every_epochs = self.config.checkpoint.every_epochs
+    due = self._step_period(run.step) > self._period  # every_steps passed.
+    self._period = self._step_period(run.step)
     if run.step >= run.total_steps:
       self.save(run)
-    elif ((every_steps and run.step % every_steps == 0)
-          or (every_epochs and (epoch + 1) % every_epochs == 0)):
+    elif due or (every_epochs and (epoch + 1) % every_epochs == 0):
       self._save_periodic(run)
+
+  def _step_period(self, step: int) -> int:
+    """How many multiples of checkpoint.every_steps `step` has passed.
+
+    A save is due at the first state-current step of a new period: the
+    multiple itself with one step per call, else the chunk end after it.
+    """
+    every = self.config.checkpoint.every_steps
+    return step // every if every else 0
 
   def _save_periodic(self, run: Any) -> None:
     """An interval save, skipped if the last one is too recent (tiny epochs).

@@ -25,7 +25,8 @@ from zoo.train import checkpoint_hook
 from zoo.train import loop
 
 # Facts about the training, kept from the run's own results.json.
-TRAIN_FIELDS = ("train_seconds", "final_train_loss", "final_train_accuracy",
+TRAIN_FIELDS = ("train_seconds", "seconds_to_first_step",
+                "final_train_loss", "final_train_accuracy",
                 "best_validation_accuracy", "best_validation_epoch",
                 "final_validation_accuracy", "final_validation_loss")
 # The report hooks whose end-of-run outputs are about the test split.
@@ -56,7 +57,8 @@ def run_eval(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   ctx = loop.RunContext(setup=s, config=config, state=state,
                         total_steps=s.steps_per_epoch * config.train.num_epochs,
                         num_epochs=config.train.num_epochs,
-                        step=restored.step, test=test)
+                        step=restored.step, state_step=restored.step,
+                        test=test)
   hooks = report.build_hooks(config, workdir, s.steps_per_epoch,
                              lambda c, split: loop.evaluate(s, c.state, split,
                                                             batch))

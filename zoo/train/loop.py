@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from absl import logging
 import haiku as hk
@@ -17,6 +17,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from zoo import compile_cache
 from zoo import config_checks
 from zoo import data
 from zoo import errors
@@ -28,6 +29,8 @@ from zoo import report
 from zoo import user_modules
 from zoo.data import splits
 from zoo.train import checkpoint_hook
+from zoo.train import chunks
+from zoo.train import epochs
 from zoo.train import hooks as hooks_lib
 from zoo.train import safety
 from zoo.train import step as step_lib
@@ -44,17 +47,27 @@ class Setup:
   p_train_step: Callable[..., Any]
   p_eval_step: Callable[..., Any]
   steps_per_epoch: int
+  # The fast path (train.steps_per_call > 1): chunks of steps per call on
+  # device-resident data; None runs one pmapped step per call.
+  chunk_runner: Optional[chunks.ChunkRunner] = None
 
 
-def setup(config: ml_collections.ConfigDict) -> Setup:
-  """Validates the config, loads data, builds and replicates the state."""
+def setup(config: ml_collections.ConfigDict,
+          dataset: Optional[data.Dataset] = None) -> Setup:
+  """Validates the config, loads data, builds and replicates the state.
+
+  `dataset`: train on this instead of `data.load(config.data, ...)` (e.g.
+  synthetic data in benchmarks/throughput.py).
+  """
   config_checks.validate(config)
+  compile_cache.enable(config.train.compilation_cache_dir)
   user_modules.import_user_modules(config.model.module)
   registry.get_model(config.model.name)  # Unknown name: fail before data.
   devices = parallel.global_devices()
   if not config.train.full_batch:
     parallel.check_divisible(config.train.batch_size, len(devices))
-  dataset = data.load(config.data, config.seed)
+  if dataset is None:
+    dataset = data.load(config.data, config.seed)
   if dataset.validation is None:  # Sources may carve their own.
     dataset = splits.with_validation(
         dataset, config.data.validation_fraction, config.seed)
@@ -74,13 +87,22 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
   state = _init(forward, optimizer, dataset, config)
   kwargs = dict(input_shape=dataset.input_shape,
                 num_classes=dataset.num_classes)
-  p_train_step = jax.pmap(
-      step_lib.make_train_step(forward, optimizer, **kwargs),
-      axis_name=parallel.AXIS, devices=devices, donate_argnums=(0,))
+  train_step = step_lib.make_train_step(forward, optimizer, **kwargs)
+  p_train_step = jax.pmap(train_step, axis_name=parallel.AXIS,
+                          devices=devices, donate_argnums=(0,))
   p_eval_step = jax.pmap(step_lib.make_eval_step(forward, **kwargs),
                          axis_name=parallel.AXIS, devices=devices)
+  runner = None
+  if config.train.steps_per_call > 1:
+    has_conv = chunks.has_convolution(forward, state.params, state.model_state,
+                                      dataset.input_shape)
+    unroll = chunks.choose_unroll(config.train.scan_unroll, has_conv,
+                                  devices[0].platform)
+    runner = chunks.ChunkRunner(train_step, dataset.train, devices,
+                                config.train.batch_size, config.seed, unroll,
+                                steps_per_epoch, config.train.steps_per_call)
   return Setup(dataset, forward, devices, parallel.replicate(state, devices),
-               p_train_step, p_eval_step, steps_per_epoch)
+               p_train_step, p_eval_step, steps_per_epoch, runner)
 
 
 def _use_full_batch(config: ml_collections.ConfigDict, num_train: int,
@@ -116,7 +138,17 @@ class RunContext:
   num_epochs: int
   epoch: int = 0
   step: int = 0
-  metrics: Any = None  # The last step's metrics, on the devices.
+  # The step `state` is at. The per-step path keeps it equal to `step`; the
+  # chunked path calls `after_step` for every step of a chunk once the chunk
+  # is done, with `state` already at the chunk's end (`state_step`), so
+  # whatever saves or evaluates `state` waits for `step == state_step`.
+  state_step: int = 0
+  # The step's metrics, leaves `[devices]`: device arrays (per-step path) or
+  # host arrays (chunked path). `jax.device_get` reads either.
+  metrics: Any = None
+  # time.perf_counter() when the step was dispatched (per-step path) or its
+  # share of its chunk's wall time ended (chunked path): for rates.
+  step_time: float = 0.0
   test: Any = None  # `evaluate` on the test split, set before on_train_end.
 
 
@@ -125,33 +157,23 @@ def train(s: Setup, config: ml_collections.ConfigDict,
   """Runs every epoch, calling `hooks` around the steps.
 
   Starts at `s.state.step` (> 0 after a resume): epoch = step //
-  steps_per_epoch, at batch step % steps_per_epoch of that epoch.
+  steps_per_epoch, at batch step % steps_per_epoch of that epoch. One
+  pmapped step per call, or with `s.chunk_runner` (steps_per_call > 1)
+  chunks of steps that never cross an epoch's end (zoo/train/epochs.py).
   """
   cfg = config.train
   start = int(jax.device_get(s.state.step)[0])  # Replicated: [devices].
   run = RunContext(setup=s, config=config, state=s.state,
                    total_steps=s.steps_per_epoch * cfg.num_epochs,
-                   num_epochs=cfg.num_epochs, step=start)
+                   num_epochs=cfg.num_epochs, step=start, state_step=start)
   for hook in hooks:
     hook.on_train_start(run)
-  n = len(parallel.local_devices(s.devices))
-  rows = parallel.process_rows(cfg.batch_size, s.devices)  # This process's.
-  in_flight = collections.deque()
-  limit = parallel.max_steps_in_flight(s.devices)
+  run_epoch = (epochs.per_step_epoch if s.chunk_runner is None
+               else epochs.chunked_epoch)
   first_epoch, first_batch = divmod(start, s.steps_per_epoch)
   for epoch in range(first_epoch, cfg.num_epochs):
     run.epoch = epoch
-    for batch in data.train_batches(
-        s.dataset.train, cfg.batch_size, config.seed, epoch,
-        start_step=first_batch if epoch == first_epoch else 0, rows=rows):
-      run.state, run.metrics = s.p_train_step(run.state,
-                                              parallel.shard(batch, n))
-      run.step += 1
-      in_flight.append(run.metrics)
-      if len(in_flight) > limit:  # Bound the steps queued on the devices.
-        jax.block_until_ready(in_flight.popleft())
-      for hook in hooks:
-        hook.after_step(run, run.step)
+    run_epoch(run, hooks, first_batch if epoch == first_epoch else 0)
     for hook in hooks:
       hook.on_epoch_end(run, epoch)
   return run
@@ -194,6 +216,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   `extra_hooks` run after the built-in ones, before the checkpoints (see
   zoo/train/hooks.py).
   """
+  t_start = time.perf_counter()
   s = setup(config)
   ds = s.dataset
   if ds.preprocessing is not None and report.is_writer():  # Fitted on train.
@@ -209,7 +232,8 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   guard = safety.NonFiniteGuard()
   ckpt = checkpoint_hook.CheckpointHook(workdir, config, guard)
   s.state = ckpt.resume(s)
-  hooks = [guard, *report.build_hooks(
+  first_step = hooks_lib.FirstStepTimer(t_start)
+  hooks = [first_step, guard, *report.build_hooks(
       config, workdir, s.steps_per_epoch,
       lambda ctx, split: evaluate(s, ctx.state, split, eval_batch)),
            *extra_hooks, ckpt]  # Checkpoints last: after every other hook.
@@ -221,6 +245,8 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   train_seconds = time.perf_counter() - t0
   test = evaluate(s, state, ds.test, config.train.eval_batch_size)
   results = make_results(config, s, state, test, train_seconds)
+  # From the start of run(): data, init and compilation included.
+  results["seconds_to_first_step"] = round(first_step.seconds or 0.0, 3)
   ctx.test = test
   for hook in hooks:  # Hooks may add fields (e.g. the best validation epoch).
     hook.on_train_end(ctx, results)
@@ -251,6 +277,7 @@ def make_results(config: ml_collections.ConfigDict, s: Setup,
       "num_validation_examples": (
           len(ds.validation) if ds.validation is not None else 0),
       "train_seconds": round(train_seconds, 3),
+      "xla_flags": os.environ.get("XLA_FLAGS", ""),
       "steps": int(parallel.unreplicate(state.step)),
       "num_params": num_params(parallel.unreplicate(state.params)),
       "seed": config.seed,

@@ -1,0 +1,147 @@
+r"""Side by side: the zoo's loop, hand-written JAX and PyTorch, interleaved.
+
+  python benchmarks/compare.py --torch_python /tmp/venv-torch/bin/python
+  python benchmarks/compare.py --cases mlp:128,cnn:128 --rounds 3
+
+Each round runs every implementation of every case once, one after the
+other (each a fresh process printing one JSON line, the median of its timed
+windows); the table shows, per implementation, the median over the rounds,
+with the 1-minute load average at the end of each run and the zoo's ratios.
+All raw lines go to --out (JSON lines). Before each run it waits (up to
+--max_wait_s) until other processes use at most --max_busy of the CPUs.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+# Smaller synthetic sets for the slow CNN keep its warm-up epoch short.
+EXAMPLES = {"cnn": 12800}
+
+
+def implementations(model: str, batch: int, torch_python: str
+                    ) -> dict[str, list[str]]:
+  """name -> command line, for one case."""
+  common = ["--model", model, "--batch", str(batch), "--num_examples",
+            str(EXAMPLES.get(model, 60000))]
+  py = sys.executable
+  impls = {
+      "zoo": [py, str(HERE / "throughput.py"), *common],
+      "zoo_report_hooks": [py, str(HERE / "throughput.py"), *common,
+                           "--report_hooks"],
+      "jax_scan": [py, str(HERE / "jax_reference.py"), "--mode", "scan",
+                   "--chunk", "200", *common],
+  }
+  if model == "cnn":
+    impls["jax_scan"] += ["--chunk", "10", "--unroll", "0"]
+    impls["jax_pmap2"] = [py, str(HERE / "jax_reference.py"), "--mode",
+                          "pmap", "--devices", "2", *common]
+  if torch_python:
+    for mode in ("eager", "compile"):
+      impls[f"torch_{mode}"] = [torch_python, str(HERE / "torch_reference.py"),
+                                "--mode", mode, *common]
+  return impls
+
+
+def busy_fraction(sample_s: float = 2.0) -> float:
+  """The fraction of all CPU time spent busy over `sample_s` (/proc/stat)."""
+  def read():
+    with open("/proc/stat", encoding="ascii") as f:
+      fields = [float(x) for x in f.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # Total, idle + iowait.
+  (t0, i0), _ = read(), time.sleep(sample_s)
+  t1, i1 = read()
+  return 1.0 - (i1 - i0) / max(t1 - t0, 1e-9)
+
+
+def wait_for_quiet(max_busy: float, max_wait_s: float) -> float:
+  """Waits (between runs, so the load is others') until the CPUs are at
+  most `max_busy` busy, or `max_wait_s`; returns the last busy fraction."""
+  t0 = time.time()
+  busy = busy_fraction()
+  while busy > max_busy and time.time() - t0 < max_wait_s:
+    busy = busy_fraction()
+  return busy
+
+
+def run_one(cmd: list[str], timeout_s: float) -> dict:
+  try:
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                         timeout=timeout_s, cwd=HERE.parent)
+  except subprocess.TimeoutExpired:
+    return {"error": "timeout"}
+  lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+  if out.returncode or not lines:
+    return {"error": out.stderr[-2000:]}
+  return json.loads(lines[-1])
+
+
+def main() -> None:
+  p = argparse.ArgumentParser()
+  p.add_argument("--cases", default="logistic:128,mlp:128,mlp:512,cnn:128")
+  p.add_argument("--rounds", type=int, default=3)
+  p.add_argument("--torch_python", default="")
+  p.add_argument("--zoo_args", default="", help="Extra throughput.py flags.")
+  p.add_argument("--only", default="", help="Comma-separated impl names.")
+  p.add_argument("--max_busy", type=float, default=0.2,
+                 help="Start a run only when the CPUs are this idle.")
+  p.add_argument("--max_wait_s", type=float, default=300)
+  p.add_argument("--timeout_s", type=float, default=600)
+  p.add_argument("--out", default="/tmp/zoo-compare.jsonl")
+  args = p.parse_args()
+  cases = [(m, int(b)) for m, b in
+           (c.split(":") for c in args.cases.split(","))]
+  results: dict[tuple[str, int, str], list[dict]] = {}
+  with open(args.out, "a", encoding="utf-8") as out:
+    for r in range(args.rounds):
+      for model, batch in cases:
+        impls = implementations(model, batch, args.torch_python)
+        impls["zoo"] += args.zoo_args.split()
+        for name, cmd in impls.items():
+          if args.only and name not in args.only.split(","):
+            continue
+          busy = wait_for_quiet(args.max_busy, args.max_wait_s)
+          rec = run_one(cmd, args.timeout_s)
+          rec.update(impl=name, round=r, busy_before=round(busy, 2),
+                     cmd=" ".join(cmd))
+          out.write(json.dumps(rec) + "\n")
+          out.flush()
+          results.setdefault((model, batch, name), []).append(rec)
+          print(f"round {r} {model}:{batch} {name}: "
+                f"{rec.get('ex_per_s', rec.get('error', '')[:300])} "
+                f"(others' CPU use before {busy:.0%}, load average after "
+                f"{rec.get('load_avg_1m')})",
+                flush=True)
+  print_table(results)
+
+
+def print_table(results) -> None:
+  print("\n| model | batch | impl | ex/s (median of rounds) | rounds | "
+        "load (1 min) | zoo / impl |")
+  print("|---|---|---|---|---|---|---|")
+  for (model, batch, name), recs in results.items():
+    rates = [r["ex_per_s"] for r in recs if "ex_per_s" in r]
+    if not rates:
+      continue
+    zoo = [r["ex_per_s"] for r in results.get((model, batch, "zoo"), [])
+           if "ex_per_s" in r]
+    ratio = statistics.median(zoo) / statistics.median(rates) if zoo else 0
+    loads = [r.get("load_avg_1m") for r in recs]
+    extra = ""
+    if name == "zoo" and "pct_of_matmul_peak" in recs[0]:
+      pct = statistics.median(r["pct_of_matmul_peak"] for r in recs
+                              if "pct_of_matmul_peak" in r)
+      extra = f" ({pct:.0f} % of matmul peak)"
+    print(f"| {model} | {batch} | {name} | {statistics.median(rates):,.0f}"
+          f"{extra} | {', '.join(f'{x:,.0f}' for x in rates)} | "
+          f"{', '.join(str(l) for l in loads)} | {ratio:.2f} |")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,223 @@
+"""Measurements for throughput.py: import only after `xla_setup.apply`."""
+
+import argparse
+import importlib
+import statistics
+import time
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from configs import default
+from zoo import data
+from zoo import parallel
+from zoo import report
+from zoo import train
+from zoo.train import hooks as hooks_lib
+from zoo.train import loop
+
+
+class CompileTimer:
+  """Sums XLA backend-compile seconds (JAX monitoring events) from now on."""
+
+  def __init__(self):
+    self.total = 0.0
+    jax.monitoring.register_event_duration_secs_listener(self._on_event)
+
+  def _on_event(self, event: str, seconds: float, **_) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+      self.total += seconds
+
+
+def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
+  """float32 `[n, n] @ [n, n]` through XLA: the best of `reps`, GFLOP/s."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  matmul = jax.jit(jnp.dot)
+  matmul(a, a).block_until_ready()
+  best = float("inf")
+  for _ in range(reps):
+    t0 = time.perf_counter()
+    matmul(a, a).block_until_ready()
+    best = min(best, time.perf_counter() - t0)
+  return 2 * n**3 / best / 1e9
+
+
+def synthetic_dataset(shape: tuple[int, ...], n: int,
+                      num_classes: int = 10) -> data.Dataset:
+  """Uniform [0, 1) inputs `[n, *shape]`, random labels: MNIST-shaped."""
+  rng = np.random.default_rng(0)
+  split = data.Split(rng.random((n, *shape), dtype=np.float32),
+                     rng.integers(0, num_classes, n).astype(np.int32))
+  test = data.Split(split.inputs[:256], split.labels[:256])
+  return data.Dataset("synthetic", split, test, num_classes,
+                      tuple(str(c) for c in range(num_classes)), "synthetic")
+
+
+def make_config(args: argparse.Namespace, recipe: bool
+                ) -> ml_collections.ConfigDict:
+  """configs/<model>.py if `recipe` (and it exists), else the defaults."""
+  config = default.get_config()
+  if recipe:
+    try:
+      config = importlib.import_module(f"configs.{args.model}").get_config()
+    except ModuleNotFoundError:
+      pass
+  config.model.name = args.model
+  config.train.batch_size = args.batch
+  if args.steps_per_call is not None:
+    config.train.steps_per_call = args.steps_per_call
+  if args.scan_unroll is not None:
+    config.train.scan_unroll = args.scan_unroll
+  config.train.compilation_cache_dir = args.cache_dir
+  config.report.progress_bar = config.report.tensorboard = False
+  config.report.plots = False
+  return config
+
+
+class Stop(Exception):
+  """Raised by a hook to end the benchmark's training run."""
+
+
+class WindowTimer(hooks_lib.Hook):
+  """Times windows of >= `window_s` s at state-current steps after warm-up.
+
+  Warm-up: the first epoch (every chunk size compiled) and `warmup_s`.
+  Waits for the devices only at window ends; raises Stop when done.
+  """
+
+  def __init__(self, t_start: float, windows: int, window_s: float,
+               warmup_s: float, batch: int):
+    self.t_start, self.windows, self.window_s = t_start, windows, window_s
+    self.warmup_s, self.batch = warmup_s, batch
+    self.first_step_s: Optional[float] = None
+    self.rates: list[float] = []
+    self._warm = False
+    self._mark: Optional[tuple[float, int]] = None
+
+  def on_epoch_end(self, run: Any, epoch: int) -> None:
+    self._warm = True
+
+  def after_step(self, run: Any, step: int) -> None:
+    if step != run.state_step:
+      return
+    if self.first_step_s is None:
+      jax.block_until_ready(run.state)
+      self.first_step_s = time.perf_counter() - self.t_start
+      self._t_first = time.perf_counter()
+    if not self._warm or time.perf_counter() - self._t_first < self.warmup_s:
+      return
+    if self._mark is None:
+      jax.block_until_ready(run.state)
+      self._mark = (time.perf_counter(), step)
+      return
+    if time.perf_counter() - self._mark[0] < self.window_s:
+      return
+    jax.block_until_ready(run.state)
+    now = time.perf_counter()
+    self.rates.append((step - self._mark[1]) * self.batch / (now - self._mark[0]))
+    self._mark = (now, step)
+    if len(self.rates) >= self.windows:
+      raise Stop()
+
+
+def step_gflop(s: loop.Setup, batch: int) -> float:
+  """XLA's flop count of one (global) train step, in GFLOP."""
+  n = len(s.devices)
+  x = np.zeros((batch, *s.dataset.input_shape), np.float32)
+  sharded = parallel.shard({"inputs": x, "labels": np.zeros(batch, np.int32)},
+                           n)
+  cost = s.p_train_step.lower(s.state, sharded).compile().cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost["flops"]) * n / 1e9
+
+
+def throughput(args: argparse.Namespace, compiles: CompileTimer
+               ) -> dict[str, Any]:
+  """Trains on synthetic data through zoo.train until the windows are done."""
+  shape = tuple(int(d) for d in args.shape.split(","))
+  config = make_config(args, recipe=False)
+  config.train.num_epochs = 10**6  # Stopped by the timer.
+  config.data.validation_fraction = 0.0
+  dataset = synthetic_dataset(shape, args.num_examples)
+  t_start = time.perf_counter()
+  s = train.setup(config, dataset)
+  gflop = step_gflop(s, args.batch)  # Compiled now: kept off the clock.
+  compile_before = compiles.total
+  timer = WindowTimer(time.perf_counter(), args.windows, args.window_s,
+                      args.warmup_s, args.batch)
+  hooks = [timer]
+  if args.report_hooks:
+    hooks += report.build_hooks(config, "/tmp/zoo-bench-report",
+                                s.steps_per_epoch, lambda r, sp: {})
+  try:
+    train.train(s, config, hooks)
+  except Stop:
+    pass
+  ex_per_s = statistics.median(timer.rates)
+  return {
+      "model": args.model, "batch": args.batch,
+      "num_devices": len(s.devices),
+      "steps_per_call": config.train.steps_per_call,
+      "unroll": None if s.chunk_runner is None else s.chunk_runner.unroll,
+      "report_hooks": args.report_hooks,
+      "ex_per_s": round(ex_per_s, 1),
+      "window_ex_per_s": [round(r, 1) for r in timer.rates],
+      "compile_s": round(compiles.total - compile_before, 2),
+      "time_to_first_step_s": round(timer.first_step_s, 2),
+      "setup_s": round(timer.t_start - t_start, 2),
+      "step_gflop": round(gflop, 4),
+      "train_gflops": round(gflop * ex_per_s / args.batch, 2),
+  }
+
+
+class AccuracyTimer(hooks_lib.Hook):
+  """Evaluates the test split after each epoch, off the clock; Stop at target."""
+
+  def __init__(self, s: loop.Setup, target: float, eval_batch: int):
+    self.s, self.target, self.eval_batch = s, target, eval_batch
+    self.history: list[tuple[int, float, float]] = []  # epoch, s, accuracy.
+    self.t0 = time.perf_counter()
+    self.paused = 0.0
+
+  def on_epoch_end(self, run: Any, epoch: int) -> None:
+    jax.block_until_ready(run.state)
+    t_eval = time.perf_counter()
+    accuracy = train.evaluate(self.s, run.state, self.s.dataset.test,
+                              self.eval_batch)["accuracy"]
+    self.history.append((epoch + 1, t_eval - self.t0 - self.paused, accuracy))
+    self.paused += time.perf_counter() - t_eval
+    if accuracy >= self.target:
+      raise Stop()
+
+
+def time_to_accuracy(args: argparse.Namespace, compiles: CompileTimer
+                     ) -> dict[str, Any]:
+  """Seconds of training (from the start of setup) to reach the target."""
+  config = make_config(args, recipe=True)
+  config.data.dir = args.data_dir
+  config.train.num_epochs = args.max_epochs
+  t_start = time.perf_counter()
+  s = train.setup(config)
+  timer = AccuracyTimer(s, args.time_to_accuracy,
+                        config.train.eval_batch_size)
+  timer.t0 = t_start
+  try:
+    train.train(s, config, [timer])
+  except Stop:
+    pass
+  epoch, seconds, accuracy = timer.history[-1]
+  reached = accuracy >= args.time_to_accuracy
+  return {
+      "model": args.model, "batch": config.train.batch_size,
+      "num_devices": len(s.devices), "dataset": s.dataset.name,
+      "num_train_examples": len(s.dataset.train),
+      "steps_per_call": config.train.steps_per_call,
+      "target_test_accuracy": args.time_to_accuracy, "reached": reached,
+      "seconds_to_accuracy": round(seconds, 2) if reached else None,
+      "epochs": epoch, "test_accuracy": round(accuracy, 4),
+      "compile_s": round(compiles.total, 2),
+      "accuracy_by_epoch": [round(a, 4) for _, _, a in timer.history],
+  }

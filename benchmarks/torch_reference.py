@@ -1,0 +1,100 @@
+r"""PyTorch reference: the zoo's models, hand-written training loop, CPU.
+
+  /tmp/venv-torch/bin/python benchmarks/torch_reference.py --model mlp \
+      --batch 128 --mode eager          # or --mode compile (torch.compile)
+
+Needs torch only (`pip install torch==2.13.0` in its own venv, or the
+`benchmarks` extra). Same synthetic MNIST-shaped data, Adam(1e-3), the same
+architectures as zoo/models (CNN with average pooling, NCHW), a new random
+order each epoch; timed as in windows.py. Prints one JSON line.
+"""
+
+import argparse
+import json
+import os
+import time
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from windows import Windows
+
+
+def build(model: str, shape: tuple[int, ...], num_classes: int = 10
+          ) -> nn.Module:
+  """logistic, mlp (512-512) or cnn (conv32-pool-conv64-pool-256)."""
+  flat = 1
+  for d in shape:
+    flat *= d
+  if model == "logistic":
+    return nn.Sequential(nn.Flatten(), nn.Linear(flat, num_classes))
+  if model == "mlp":
+    return nn.Sequential(nn.Flatten(), nn.Linear(flat, 512), nn.ReLU(),
+                         nn.Linear(512, 512), nn.ReLU(),
+                         nn.Linear(512, num_classes))
+  if model == "cnn":
+    h, w, c = shape
+    return nn.Sequential(
+        nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(64 * (h // 4) * (w // 4), 256), nn.ReLU(),
+        nn.Linear(256, num_classes))
+  raise ValueError(f"unknown model {model!r}")
+
+
+def main() -> None:
+  p = argparse.ArgumentParser()
+  p.add_argument("--model", default="mlp")
+  p.add_argument("--batch", type=int, default=128)
+  p.add_argument("--mode", choices=("eager", "compile"), default="eager")
+  p.add_argument("--shape", default="28,28,1")
+  p.add_argument("--num_examples", type=int, default=60000)
+  p.add_argument("--windows", type=int, default=3)
+  p.add_argument("--window_s", type=float, default=3.0)
+  p.add_argument("--warmup_s", type=float, default=1.0)
+  args = p.parse_args()
+  torch.manual_seed(0)
+  shape = tuple(int(d) for d in args.shape.split(","))
+  n, b = args.num_examples, args.batch
+  x_all = torch.rand(n, *shape)
+  if len(shape) == 3:  # NHWC -> NCHW, torch's native layout.
+    x_all = x_all.permute(0, 3, 1, 2).contiguous()
+  y_all = torch.randint(0, 10, (n,))
+  model = build(args.model, shape)
+  opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+  def loss_fn(x, y):
+    return F.cross_entropy(model(x), y)
+
+  if args.mode == "compile":
+    loss_fn = torch.compile(loss_fn)
+  timer = Windows(args.windows, args.window_s, args.warmup_s, b, lambda: None)
+  t_start = time.perf_counter()
+  step, done = 0, False
+  while not done:
+    perm = torch.randperm(n)
+    steps = n // b
+    for i in range(steps):
+      idx = perm[i * b:(i + 1) * b]
+      opt.zero_grad(set_to_none=True)
+      loss = loss_fn(x_all[idx], y_all[idx])
+      loss.backward()
+      opt.step()
+      step += 1
+      if timer.tick(step, epoch_done=(i == steps - 1)):
+        done = True
+        break
+  print(json.dumps({
+      "impl": f"torch_{args.mode}", "model": args.model, "batch": b,
+      "num_devices": 1, "threads": torch.get_num_threads(),
+      "ex_per_s": round(timer.median, 1),
+      "window_ex_per_s": [round(r, 1) for r in timer.rates],
+      "time_to_first_step_s": round(timer.first_step_s, 2),
+      "wall_s": round(time.perf_counter() - t_start, 1),
+      "torch": torch.__version__, "load_avg_1m": round(os.getloadavg()[0], 2),
+      "unix_time": round(time.time())}), flush=True)
+
+
+if __name__ == "__main__":
+  main()
