@@ -95,6 +95,37 @@ def _load_config():
   return config
 
 
+def _print_listing(argv: list[str], config) -> bool:
+  """Handles --compare, --list_datasets and --list_models; True if one ran."""
+  import zoo  # pylint: disable=g-import-not-at-top
+  import zoo.data  # pylint: disable=g-import-not-at-top
+  from zoo import report  # pylint: disable=g-import-not-at-top
+  if _COMPARE.value:
+    print(report.compare_runs(argv[1:]))
+  elif _LIST_DATASETS.value:
+    print("\n".join(zoo.data.list_datasets()))
+  elif _LIST_MODELS.value:
+    if config is not None:
+      zoo.user_modules.import_user_modules(config.model.module)
+    print("\n".join(zoo.list_models()))
+  else:
+    return False
+  return True
+
+
+def _train_or_eval(config, workdir: str) -> dict:
+  """Joins the other processes (if any), then trains or evaluates."""
+  import zoo.distributed  # pylint: disable=g-import-not-at-top
+  from zoo import train  # pylint: disable=g-import-not-at-top
+  from zoo.train import eval_mode  # pylint: disable=g-import-not-at-top
+  zoo.distributed.initialize(config, _COORDINATOR_ADDRESS.value,
+                             _NUM_PROCESSES.value, _PROCESS_ID.value)
+  with zoo.distributed.collective_errors():
+    if _MODE.value == "eval":
+      return eval_mode.run_eval(config, workdir)
+    return train.run(config, workdir)
+
+
 def main(argv: list[str]) -> None:
   # JAX logs its search for TPU/GPU plugins at INFO; it is noise on CPU.
   std_logging.getLogger("jax._src.xla_bridge").setLevel(std_logging.WARNING)
@@ -106,35 +137,17 @@ def main(argv: list[str]) -> None:
   from zoo import xla_setup  # pylint: disable=g-import-not-at-top
   xla_setup.apply(_XLA_DEFAULTS.value, _CPU_DEVICES.value)
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
-  import zoo.data  # pylint: disable=g-import-not-at-top
-  from zoo import report  # pylint: disable=g-import-not-at-top
   import zoo.distributed  # pylint: disable=g-import-not-at-top
-  from zoo import train  # pylint: disable=g-import-not-at-top
+  from zoo import report  # pylint: disable=g-import-not-at-top
   from zoo.train import safety  # pylint: disable=g-import-not-at-top
   config = _load_config()
   try:
-    if _COMPARE.value:
-      print(report.compare_runs(argv[1:]))
-      return
-    if _LIST_DATASETS.value:
-      print("\n".join(zoo.data.list_datasets()))
-      return
-    if _LIST_MODELS.value:
-      if config is not None:
-        zoo.user_modules.import_user_modules(config.model.module)
-      print("\n".join(zoo.list_models()))
+    if _print_listing(argv, config):
       return
     if config is None:
       _fail("--config is required, e.g. --config=configs/mlp.py.")
     workdir = _WORKDIR.value or os.path.join("runs", config.model.name)
-    zoo.distributed.initialize(config, _COORDINATOR_ADDRESS.value,
-                               _NUM_PROCESSES.value, _PROCESS_ID.value)
-    with zoo.distributed.collective_errors():
-      if _MODE.value == "eval":
-        from zoo.train import eval_mode  # pylint: disable=g-import-not-at-top
-        results = eval_mode.run_eval(config, workdir)
-      else:
-        results = train.run(config, workdir)
+    results = _train_or_eval(config, workdir)
   except safety.RunInterrupted as e:
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     print(f"{e}\n  {command}", file=sys.stderr)
