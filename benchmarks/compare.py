@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,15 +50,21 @@ def implementations(model: str, batch: int, torch_python: str
   return impls
 
 
+def cpu_times() -> tuple[float, float]:
+  """(total, busy) CPU seconds of the machine so far (/proc/stat)."""
+  with open("/proc/stat", encoding="ascii") as f:
+    fields = [float(x) for x in f.readline().split()[1:]]
+  ticks = os.sysconf("SC_CLK_TCK")
+  total = sum(fields[:8]) / ticks  # user .. steal; guest is inside user.
+  return total, total - (fields[3] + fields[4]) / ticks  # Minus idle, iowait.
+
+
 def busy_fraction(sample_s: float = 2.0) -> float:
-  """The fraction of all CPU time spent busy over `sample_s` (/proc/stat)."""
-  def read():
-    with open("/proc/stat", encoding="ascii") as f:
-      fields = [float(x) for x in f.readline().split()[1:]]
-    return sum(fields), fields[3] + fields[4]  # Total, idle + iowait.
-  (t0, i0), _ = read(), time.sleep(sample_s)
-  t1, i1 = read()
-  return 1.0 - (i1 - i0) / max(t1 - t0, 1e-9)
+  """The fraction of all CPU time spent busy over `sample_s`."""
+  t0, b0 = cpu_times()
+  time.sleep(sample_s)
+  t1, b1 = cpu_times()
+  return (b1 - b0) / max(t1 - t0, 1e-9)
 
 
 def wait_for_quiet(max_busy: float, max_wait_s: float) -> float:
@@ -71,15 +78,24 @@ def wait_for_quiet(max_busy: float, max_wait_s: float) -> float:
 
 
 def run_one(cmd: list[str], timeout_s: float) -> dict:
+  """Runs `cmd`; its JSON line plus `others_cpu`: the share of the
+  machine's CPU time that other processes used while it ran (0 = alone)."""
+  child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+  total0, busy0 = cpu_times()
   try:
     out = subprocess.run(cmd, capture_output=True, text=True, check=False,
                          timeout=timeout_s, cwd=HERE.parent)
   except subprocess.TimeoutExpired:
     return {"error": "timeout"}
+  child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+  total1, busy1 = cpu_times()
+  own = (child1.ru_utime + child1.ru_stime - child0.ru_utime
+         - child0.ru_stime)
+  others = max(busy1 - busy0 - own, 0.0) / max(total1 - total0, 1e-9)
   lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
   if out.returncode or not lines:
-    return {"error": out.stderr[-2000:]}
-  return json.loads(lines[-1])
+    return {"error": out.stderr[-2000:], "others_cpu": round(others, 3)}
+  return {**json.loads(lines[-1]), "others_cpu": round(others, 3)}
 
 
 def main() -> None:
@@ -121,26 +137,33 @@ def main() -> None:
   print_table(results)
 
 
-def print_table(results) -> None:
-  print("\n| model | batch | impl | ex/s (median of rounds) | rounds | "
-        "load (1 min) | zoo / impl |")
+def _median(recs: list[dict], key: str = "ex_per_s") -> float:
+  values = [r[key] for r in recs if key in r]
+  return statistics.median(values) if values else float("nan")
+
+
+def print_table(results, clean: float = 0.1) -> None:
+  """Per case and implementation: the median over rounds, and over the
+  "clean" rounds (other processes used < `clean` of the CPU time)."""
+  print(f"\n| model | batch | impl | ex/s, median of rounds | clean rounds "
+        f"(others < {clean:.0%} CPU) | rounds: ex/s (others' CPU) | "
+        "zoo / impl (clean) |")
   print("|---|---|---|---|---|---|---|")
   for (model, batch, name), recs in results.items():
-    rates = [r["ex_per_s"] for r in recs if "ex_per_s" in r]
-    if not rates:
+    ok = [r for r in recs if "ex_per_s" in r]
+    if not ok:
       continue
-    zoo = [r["ex_per_s"] for r in results.get((model, batch, "zoo"), [])
-           if "ex_per_s" in r]
-    ratio = statistics.median(zoo) / statistics.median(rates) if zoo else 0
-    loads = [r.get("load_avg_1m") for r in recs]
-    extra = ""
-    if name == "zoo" and "pct_of_matmul_peak" in recs[0]:
-      pct = statistics.median(r["pct_of_matmul_peak"] for r in recs
-                              if "pct_of_matmul_peak" in r)
-      extra = f" ({pct:.0f} % of matmul peak)"
-    print(f"| {model} | {batch} | {name} | {statistics.median(rates):,.0f}"
-          f"{extra} | {', '.join(f'{x:,.0f}' for x in rates)} | "
-          f"{', '.join(str(l) for l in loads)} | {ratio:.2f} |")
+    quiet = [r for r in ok if r.get("others_cpu", 1.0) < clean]
+    zoo = [r for r in results.get((model, batch, "zoo"), []) if "ex_per_s" in r]
+    zoo_quiet = [r for r in zoo if r.get("others_cpu", 1.0) < clean]
+    ratio = (_median(zoo_quiet) / _median(quiet)) if quiet and zoo_quiet else 0
+    pct = ""
+    if "pct_of_matmul_peak" in ok[0]:
+      pct = f" ({_median(ok, 'pct_of_matmul_peak'):.0f} % of matmul peak)"
+    rounds = ", ".join(f"{r['ex_per_s']:,.0f} ({r.get('others_cpu', 0):.0%})"
+                       for r in ok)
+    print(f"| {model} | {batch} | {name} | {_median(ok):,.0f}{pct} | "
+          f"{_median(quiet):,.0f} ({len(quiet)}) | {rounds} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":
