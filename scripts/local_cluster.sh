@@ -35,14 +35,29 @@ LOG_DIR="${LOG_DIR:-$(mktemp -d)}"
 mkdir -p "$LOG_DIR"
 echo "local_cluster: $n processes x $devices CPU device(s), coordinator 127.0.0.1:$port, logs of processes 1..$((n - 1)) in $LOG_DIR" >&2
 
+# Each process runs in its own session (setsid), so a Ctrl-C in this terminal
+# reaches this script alone, which sends every process exactly one SIGTERM:
+# each then saves a checkpoint and ends. (A second signal would make launch.py
+# stop at once, without saving.)
 pids=()
-stop_all() {  # Only the processes this script started, by pid.
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+stopped=0
+stop_all() {  # Only the processes this script started, by pid; only once.
+  [ "$stopped" -eq 1 ] && return 0
+  stopped=1
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 }
-trap stop_all EXIT INT TERM
+on_signal() {  # $1: this script's exit status.
+  echo "local_cluster: stopping; each process saves a checkpoint first." >&2
+  stop_all
+  wait || true
+  exit "$1"
+}
+trap stop_all EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 for ((i = 0; i < n; i++)); do
-  cmd=(env XLA_FLAGS="--xla_force_host_platform_device_count=$devices"
+  cmd=(setsid env XLA_FLAGS="--xla_force_host_platform_device_count=$devices"
        "$PYTHON" launch.py --coordinator_address="127.0.0.1:$port"
        --num_processes="$n" --process_id="$i" "$@")
   if [ "$i" -eq 0 ]; then
@@ -58,6 +73,8 @@ for ((left = n; left > 0; left--)); do
   wait -n || status=$?  # The next of our children to end.
   if [ "$status" -ne 0 ]; then
     echo "local_cluster: a process failed (status $status); stopping the others." >&2
+    stop_all
+    wait || true
     break
   fi
 done
