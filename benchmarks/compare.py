@@ -36,6 +36,8 @@ def implementations(model: str, batch: int, torch_python: str
       "zoo": [py, str(HERE / "throughput.py"), *common],
       "zoo_report_hooks": [py, str(HERE / "throughput.py"), *common,
                            "--report_hooks"],
+      # The host split into 2 JAX devices (pmap over both cores).
+      "zoo_2dev": [py, str(HERE / "throughput.py"), *common, "--devices", "2"],
       "jax_scan": [py, str(HERE / "jax_reference.py"), "--mode", "scan",
                    "--chunk", "200", *common],
   }
@@ -118,7 +120,8 @@ def main() -> None:
     for r in range(args.rounds):
       for model, batch in cases:
         impls = implementations(model, batch, args.torch_python)
-        impls["zoo"] += args.zoo_args.split()
+        for name in ("zoo", "zoo_2dev"):
+          impls[name] += args.zoo_args.split()
         for name, cmd in impls.items():
           if args.only and name not in args.only.split(","):
             continue

@@ -22,10 +22,8 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import sys
 import time
-from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from zoo import xla_setup  # noqa: E402  (imports jax; no backend yet)
