@@ -51,12 +51,12 @@ def test_chunked_path_matches_per_step_path(base_config, model, exact):
   base_config.train.num_epochs = 2
   base_config.train.batch_size = 56  # 1,293 train examples: 23 steps/epoch,
   base_config.train.compilation_cache_dir = ""  # a prime: chunks 7,7,7,2
-  # (cnn: 5,5,5,5,3, unrolled).
+  # (cnn: the same chunks, unrolled).
   if model == "mlp":
     base_config.model.mlp.dropout_rate = 0.3  # Per-step keys must agree too.
   per_step = _train(base_config, 1)
   chunked = _train(base_config, 7)
-  assert chunked[0].chunk_runner.steps_per_call == (7 if exact else 5)
+  assert chunked[0].chunk_runner.steps_per_call == 7
   assert per_step[0].chunk_runner is None
   params = [jax.device_get(r.state.params) for _, r, _ in (per_step, chunked)]
   losses = [[float(c[3]["loss"][0]) for c in rec.calls]
@@ -117,7 +117,7 @@ def test_unroll_is_full_only_for_convolutions_on_cpu(base_config):
   assert runner.steps_per_call == 20  # min(200, epoch of 20 steps).
   base_config.model.name = "cnn"
   runner = train.setup(base_config).chunk_runner
-  assert runner.steps_per_call == 5  # Capped: MAX_UNROLLED_STEPS.
+  assert runner.steps_per_call == chunks.MAX_UNROLLED_STEPS == 10  # Capped.
   assert chunks.choose_unroll(0, True, "gpu") == 1
   assert chunks.choose_unroll(4, True, "cpu") == 4
 
