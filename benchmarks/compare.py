@@ -112,7 +112,14 @@ def main() -> None:
   p.add_argument("--max_wait_s", type=float, default=300)
   p.add_argument("--timeout_s", type=float, default=600)
   p.add_argument("--out", default="/tmp/zoo-compare.jsonl")
+  p.add_argument("--summarize", default="",
+                 help="Only print the tables of an earlier --out file.")
   args = p.parse_args()
+  if args.summarize:
+    results = load(args.summarize)
+    print_table(results)
+    print_ratios(results)
+    return
   cases = [(m, int(b)) for m, b in
            (c.split(":") for c in args.cases.split(","))]
   results: dict[tuple[str, int, str], list[dict]] = {}
@@ -138,6 +145,40 @@ def main() -> None:
                 f"{rec.get('load_avg_1m')})",
                 flush=True)
   print_table(results)
+  print_ratios(results)
+
+
+def load(path: str) -> dict[tuple[str, int, str], list[dict]]:
+  """An --out file's records, keyed like `main`'s results."""
+  results: dict[tuple[str, int, str], list[dict]] = {}
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      rec = json.loads(line)
+      if "model" in rec:
+        key = (rec["model"], rec["batch"], rec["impl"])
+        results.setdefault(key, []).append(rec)
+  return results
+
+
+def print_ratios(results) -> None:
+  """The issue's ratios: the zoo's median over rounds against each other
+  implementation's median, and the zoo's share of the matmul peak."""
+  print("\n| model | batch | zoo ex/s | zoo / torch eager | "
+        "zoo / torch.compile | zoo / best hand-written JAX | "
+        "zoo % of matmul peak |")
+  print("|---|---|---|---|---|---|---|")
+  for model, batch in dict.fromkeys((m, b) for m, b, _ in results):
+    med = {name: _median(recs) for (m, b, name), recs in results.items()
+           if (m, b) == (model, batch)}
+    zoo = med.get("zoo", float("nan"))
+    best_jax = max((v for k, v in med.items() if k.startswith("jax_")),
+                   default=float("nan"))
+    pct = _median(results.get((model, batch, "zoo"), []),
+                  "pct_of_matmul_peak")
+    print(f"| {model} | {batch} | {zoo:,.0f} | "
+          f"{zoo / med.get('torch_eager', float('nan')):.2f} | "
+          f"{zoo / med.get('torch_compile', float('nan')):.2f} | "
+          f"{zoo / best_jax:.2f} | {pct:.0f} |")
 
 
 def _median(recs: list[dict], key: str = "ex_per_s") -> float:
