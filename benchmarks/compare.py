@@ -20,24 +20,26 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Sequence
 
 HERE = pathlib.Path(__file__).resolve().parent
 # Smaller synthetic sets for the slow CNN keep its warm-up epoch short.
 EXAMPLES = {"cnn": 12800}
 
 
-def implementations(model: str, batch: int, torch_python: str
-                    ) -> dict[str, list[str]]:
-  """name -> command line, for one case."""
+def implementations(model: str, batch: int, torch_python: str,
+                    zoo_args: Sequence[str] = ()) -> dict[str, list[str]]:
+  """name -> command line, for one case; `zoo_args`: more throughput.py
+  flags for the zoo's plain and 2-device runs."""
   common = ["--model", model, "--batch", str(batch), "--num_examples",
             str(EXAMPLES.get(model, 60000))]
   py = sys.executable
+  zoo = [py, str(HERE / "throughput.py"), *common]
   impls = {
-      "zoo": [py, str(HERE / "throughput.py"), *common],
-      "zoo_report_hooks": [py, str(HERE / "throughput.py"), *common,
-                           "--report_hooks"],
+      "zoo": [*zoo, *zoo_args],
+      "zoo_report_hooks": [*zoo, "--report_hooks"],
       # The host split into 2 JAX devices (pmap over both cores).
-      "zoo_2dev": [py, str(HERE / "throughput.py"), *common, "--devices", "2"],
+      "zoo_2dev": [*zoo, "--devices", "2", *zoo_args],
       "jax_scan": [py, str(HERE / "jax_reference.py"), "--mode", "scan",
                    "--chunk", "200", *common],
   }
@@ -126,9 +128,8 @@ def main() -> None:
   with open(args.out, "a", encoding="utf-8") as out:
     for r in range(args.rounds):
       for model, batch in cases:
-        impls = implementations(model, batch, args.torch_python)
-        for name in ("zoo", "zoo_2dev"):
-          impls[name] += args.zoo_args.split()
+        impls = implementations(model, batch, args.torch_python,
+                                args.zoo_args.split())
         for name, cmd in impls.items():
           if args.only and name not in args.only.split(","):
             continue

@@ -2,9 +2,8 @@
 
 import argparse
 import importlib
-import statistics
 import time
-from typing import Any, Optional
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +17,8 @@ from zoo import report
 from zoo import train
 from zoo.train import hooks as hooks_lib
 from zoo.train import loop
+
+from windows import Windows  # benchmarks/ (the script's folder)
 
 
 class CompileTimer:
@@ -82,44 +83,30 @@ class Stop(Exception):
 
 
 class WindowTimer(hooks_lib.Hook):
-  """Times windows of >= `window_s` s at state-current steps after warm-up.
+  """windows.Windows (the reference loops' protocol) as a zoo hook.
 
-  Warm-up: the first epoch (every chunk size compiled) and `warmup_s`.
-  Waits for the devices only at window ends; raises Stop when done.
+  It ticks only at state-current steps (chunk ends), so waiting for the
+  devices at a window's end waits for the steps counted; the first epoch
+  (every chunk size compiled) is warm-up. Raises Stop when done.
   """
 
-  def __init__(self, t_start: float, windows: int, window_s: float,
-               warmup_s: float, batch: int):
-    self.t_start, self.windows, self.window_s = t_start, windows, window_s
-    self.warmup_s, self.batch = warmup_s, batch
-    self.first_step_s: Optional[float] = None
-    self.rates: list[float] = []
-    self._warm = False
-    self._mark: Optional[tuple[float, int]] = None
+  def __init__(self, windows: int, window_s: float, warmup_s: float,
+               batch: int):
+    self.timer = Windows(windows, window_s, warmup_s, batch, self._sync)
+    self._run: Any = None
+    self._epoch_done = False
+
+  def _sync(self) -> None:
+    jax.block_until_ready(self._run.state)
 
   def on_epoch_end(self, run: Any, epoch: int) -> None:
-    self._warm = True
+    self._epoch_done = True
 
   def after_step(self, run: Any, step: int) -> None:
     if step != run.state_step:
       return
-    if self.first_step_s is None:
-      jax.block_until_ready(run.state)
-      self.first_step_s = time.perf_counter() - self.t_start
-      self._t_first = time.perf_counter()
-    if not self._warm or time.perf_counter() - self._t_first < self.warmup_s:
-      return
-    if self._mark is None:
-      jax.block_until_ready(run.state)
-      self._mark = (time.perf_counter(), step)
-      return
-    if time.perf_counter() - self._mark[0] < self.window_s:
-      return
-    jax.block_until_ready(run.state)
-    now = time.perf_counter()
-    self.rates.append((step - self._mark[1]) * self.batch / (now - self._mark[0]))
-    self._mark = (now, step)
-    if len(self.rates) >= self.windows:
+    self._run = run
+    if self.timer.tick(step, epoch_done=self._epoch_done):
       raise Stop()
 
 
@@ -146,9 +133,9 @@ def throughput(args: argparse.Namespace, compiles: CompileTimer
   s = train.setup(config, dataset)
   gflop = step_gflop(s, args.batch)  # Compiled now: kept off the clock.
   compile_before = compiles.total
-  timer = WindowTimer(time.perf_counter(), args.windows, args.window_s,
-                      args.warmup_s, args.batch)
-  hooks = [timer]
+  hook = WindowTimer(args.windows, args.window_s, args.warmup_s, args.batch)
+  timer = hook.timer
+  hooks = [hook]
   if args.report_hooks:
     hooks += report.build_hooks(config, "/tmp/zoo-bench-report",
                                 s.steps_per_epoch, lambda r, sp: {})
@@ -156,7 +143,7 @@ def throughput(args: argparse.Namespace, compiles: CompileTimer
     train.train(s, config, hooks)
   except Stop:
     pass
-  ex_per_s = statistics.median(timer.rates)
+  ex_per_s = timer.median
   return {
       "model": args.model, "batch": args.batch,
       "num_devices": len(s.devices),

@@ -3,7 +3,7 @@
 Warm-up: the first epoch and `warmup_s` seconds after the first step. Then
 windows of >= `window_s` seconds, each ending with `sync()` (wait for the
 device); the result is the median window's examples/s. The zoo's own loop
-follows the same protocol in timing.WindowTimer.
+uses it too, through the hook timing.WindowTimer.
 """
 
 import statistics

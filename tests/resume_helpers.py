@@ -8,6 +8,7 @@ import dataclasses
 import json
 import pathlib
 import shutil
+import signal
 from typing import Any
 
 import numpy as np
@@ -16,13 +17,26 @@ import pytest
 import resume_config
 from zoo import checkpoint
 from zoo import inference
+from zoo.train import hooks as hooks_lib
 from zoo.train import loop
+from zoo.train import safety
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIG_FILE = REPO / "tests" / "resume_config.py"
 # 1,797 digits - 20% test - 10% validation = 1,295 train: 20 batches of 64.
 STEPS_PER_EPOCH = 20
 TOTAL_STEPS = 3 * STEPS_PER_EPOCH
+
+
+class StopAt(hooks_lib.Hook):
+  """Requests a stop at `step`, as a SIGTERM arriving then would."""
+
+  def __init__(self, step: int):
+    self.step = step
+
+  def after_step(self, run, step):
+    if step == self.step:
+      safety.request_stop(signal.SIGTERM)
 
 
 @dataclasses.dataclass(frozen=True)

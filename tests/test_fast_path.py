@@ -2,7 +2,6 @@
 on the 2 fake CPU devices of conftest."""
 
 import json
-import signal
 import subprocess
 import sys
 import textwrap
@@ -13,8 +12,8 @@ import numpy as np
 import pytest
 
 import resume_config
-from resume_helpers import (assert_same_as_reference, checkpoint_steps,
-                            reference)  # noqa: F401  (a fixture)
+from resume_helpers import (StopAt, assert_same_as_reference,
+                            checkpoint_steps, reference)  # noqa: F401  (a fixture)
 from zoo import data
 from zoo import train
 from zoo.train import chunks
@@ -145,17 +144,6 @@ def test_two_device_chunks_finish(tmp_path):
                        text=True, timeout=300, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
   assert "steps 120 2" in out.stdout  # 1,293 // 32 = 40 steps x 3 epochs.
-
-
-class StopAt(hooks_lib.Hook):
-  """Requests a stop at `step`, as a SIGTERM arriving then would."""
-
-  def __init__(self, step: int):
-    self.step = step
-
-  def after_step(self, run, step):
-    if step == self.step:
-      safety.request_stop(signal.SIGTERM)
 
 
 def test_chunked_run_checkpoints_at_chunk_ends_and_resumes(reference,

@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import re
-import signal
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ import pytest
 
 import resume_config
 from resume_helpers import (REPO, CONFIG_FILE, STEPS_PER_EPOCH,  # noqa: F401
-                            TOTAL_STEPS,
+                            TOTAL_STEPS, StopAt,
                             assert_same_as_reference, checkpoint_steps,
                             reference, state_arrays)
 import zoo
@@ -22,20 +21,8 @@ from zoo import checkpoint
 from zoo import data
 from zoo import registry
 from zoo.train import eval_mode
-from zoo.train import hooks as hooks_lib
 from zoo.train import loop
 from zoo.train import safety
-
-
-class StopAt(hooks_lib.Hook):
-  """Requests a stop at `step`, as a SIGTERM arriving then would."""
-
-  def __init__(self, step: int):
-    self.step = step
-
-  def after_step(self, run, step):
-    if step == self.step:
-      safety.request_stop(signal.SIGTERM)
 
 
 def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
