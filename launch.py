@@ -40,7 +40,7 @@ _COMPARE = flags.DEFINE_bool(
     "arguments side by side and exit: --compare runs/mlp runs/cnn.")
 _XLA_DEFAULTS = flags.DEFINE_bool(
     "xla_defaults", True, "Put the zoo's measured XLA:CPU flags "
-    "(zoo/xla_setup.py, README 'Performance') before your own XLA_FLAGS, "
+    "(zoo/xla_flags.py, README 'Performance') before your own XLA_FLAGS, "
     "which still win flag by flag. --noxla_defaults: XLA_FLAGS as given.")
 _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", None, "On CPU, split the host into this many JAX "
@@ -106,7 +106,7 @@ def _print_listing(argv: list[str], config) -> bool:
     print("\n".join(zoo.data.list_datasets()))
   elif _LIST_MODELS.value:
     if config is not None:
-      zoo.user_modules.import_user_modules(config.model.module)
+      zoo.models.user_modules.import_user_modules(config.model.module)
     print("\n".join(zoo.list_models()))
   else:
     return False
@@ -115,14 +115,14 @@ def _print_listing(argv: list[str], config) -> bool:
 
 def _train_or_eval(config, workdir: str) -> dict:
   """Joins the other processes (if any), then trains or evaluates."""
-  import zoo.distributed  # pylint: disable=g-import-not-at-top
+  from zoo.runtime import distributed  # pylint: disable=g-import-not-at-top
   from zoo import train  # pylint: disable=g-import-not-at-top
-  from zoo.train import eval_mode  # pylint: disable=g-import-not-at-top
-  zoo.distributed.initialize(config, _COORDINATOR_ADDRESS.value,
+  from zoo.experiment import evaluate_checkpoint  # pylint: disable=g-import-not-at-top
+  distributed.initialize(config, _COORDINATOR_ADDRESS.value,
                              _NUM_PROCESSES.value, _PROCESS_ID.value)
-  with zoo.distributed.collective_errors():
+  with distributed.collective_errors():
     if _MODE.value == "eval":
-      return eval_mode.run_eval(config, workdir)
+      return evaluate_checkpoint.run_eval(config, workdir)
     return train.run(config, workdir)
 
 
@@ -134,12 +134,12 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1 and not _COMPARE.value:
     _fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
   # Before anything initialises JAX's backends (they read XLA_FLAGS once).
-  from zoo import xla_setup  # pylint: disable=g-import-not-at-top
-  xla_setup.apply(_XLA_DEFAULTS.value, _CPU_DEVICES.value)
+  from zoo.runtime import xla_flags  # pylint: disable=g-import-not-at-top
+  xla_flags.apply(_XLA_DEFAULTS.value, _CPU_DEVICES.value)
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
-  import zoo.distributed  # pylint: disable=g-import-not-at-top
+  from zoo.runtime import distributed  # pylint: disable=g-import-not-at-top
   from zoo import report  # pylint: disable=g-import-not-at-top
-  from zoo.train import safety  # pylint: disable=g-import-not-at-top
+  from zoo.train import signals  # pylint: disable=g-import-not-at-top
   config = _load_config()
   try:
     if _print_listing(argv, config):
@@ -148,16 +148,16 @@ def main(argv: list[str]) -> None:
       _fail("--config is required, e.g. --config=configs/mlp.py.")
     workdir = _WORKDIR.value or os.path.join("runs", config.model.name)
     results = _train_or_eval(config, workdir)
-  except safety.RunInterrupted as e:
+  except signals.RunInterrupted as e:
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     print(f"{e}\n  {command}", file=sys.stderr)
     status = 128 + e.signum  # The shell convention for "stopped by signal".
-    zoo.distributed.exit_now(status)
+    distributed.exit_now(status)
     sys.exit(status)
   except zoo.ZooError as e:
     logging.debug("Full traceback:", exc_info=True)
     print(f"error: {e}", file=sys.stderr)
-    zoo.distributed.exit_now(2)  # Multi-process: do not wait for the others.
+    distributed.exit_now(2)  # Multi-process: do not wait for the others.
     sys.exit(2)
   if report.is_writer():  # Multi-host: process 0 wrote the files listed.
     print(report.format_summary(results, workdir))

@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from zoo import xla_setup  # noqa: E402
+from zoo.runtime import xla_flags  # noqa: E402
 
 from windows import Windows  # noqa: E402
 
@@ -44,20 +44,20 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
   args = parse_args()
-  xla_setup.apply(defaults=not args.no_xla_defaults, cpu_devices=args.devices)
+  xla_flags.apply(defaults=not args.no_xla_defaults, cpu_devices=args.devices)
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import optax  # pylint: disable=g-import-not-at-top
-  from zoo import modeling  # pylint: disable=g-import-not-at-top
-  from zoo import parallel  # pylint: disable=g-import-not-at-top
+  from zoo.models import registry  # pylint: disable=g-import-not-at-top
+  from zoo.runtime import parallel  # pylint: disable=g-import-not-at-top
 
   shape = tuple(int(d) for d in args.shape.split(","))
   n, b = args.num_examples, args.batch
   rng = np.random.default_rng(0)
   x_host = rng.random((n, *shape), dtype=np.float32)
   y_host = rng.integers(0, 10, n).astype(np.int32)
-  forward = modeling.build_forward(args.model, 10, {})
+  forward = registry.build_forward(args.model, 10, {})
   opt = optax.adam(1e-3)
   params, _ = forward.init(jax.random.key(0), x_host[:1], is_training=True)
   carry = (params, opt.init(params))

@@ -1,4 +1,4 @@
-"""Measurements for throughput.py: import only after `xla_setup.apply`."""
+"""Measurements for throughput.py: import only after `xla_flags.apply`."""
 
 import argparse
 import importlib
@@ -12,7 +12,7 @@ import numpy as np
 
 from configs import default
 from zoo import data
-from zoo import parallel
+from zoo.runtime import parallel
 from zoo import report
 from zoo import train
 from zoo.train import hooks as hooks_lib

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from configs import default
-from zoo import distributed
+from zoo.runtime import distributed
 from zoo import train
 from zoo.train import hooks as hooks_lib
 

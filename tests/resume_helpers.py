@@ -19,7 +19,7 @@ from zoo import checkpoint
 from zoo import inference
 from zoo.train import hooks as hooks_lib
 from zoo.train import loop
-from zoo.train import safety
+from zoo.train import signals
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIG_FILE = REPO / "tests" / "resume_config.py"
@@ -36,7 +36,7 @@ class StopAt(hooks_lib.Hook):
 
   def after_step(self, run, step):
     if step == self.step:
-      safety.request_stop(signal.SIGTERM)
+      signals.request_stop(signal.SIGTERM)
 
 
 @dataclasses.dataclass(frozen=True)

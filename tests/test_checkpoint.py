@@ -12,14 +12,14 @@ import pytest
 
 import zoo
 from zoo import checkpoint
-from zoo import config_compat
-from zoo import modeling
-from zoo.train import checkpoint_hook
+from zoo.config import resume_rules
+from zoo.models import registry
+from zoo.checkpoint import hook as checkpoint_hook
 from zoo.train.state import init_state
 
 
 def _state(hidden=(8,), seed=0):
-  forward = modeling.build_forward("mlp", 3, {"hidden_sizes": hidden})
+  forward = registry.build_forward("mlp", 3, {"hidden_sizes": hidden})
   return init_state(forward, optax.adam(1e-3), (4,), seed)
 
 
@@ -145,42 +145,42 @@ def test_other_shapes_are_a_config_error_naming_the_arrays(tmp_path):
 
 
 def test_config_differences_name_only_state_fields(base_config):
-  saved = config_compat.to_jsonable(base_config)
+  saved = resume_rules.to_jsonable(base_config)
   config = base_config
   config.train.num_epochs = 7  # Harmless: more epochs,
   config.train.log_every_steps = 3  # logging,
   config.checkpoint.every_steps = 5  # the checkpoint interval,
   config.model.cnn.hidden_size = 3  # another model's hyperparameters.
-  assert not config_compat.differences(saved,
-                                       config_compat.to_jsonable(config))
-  config_compat.check_resumable(saved, config, "ckpt")
+  assert not resume_rules.differences(saved,
+                                       resume_rules.to_jsonable(config))
+  resume_rules.check_resumable(saved, config, "ckpt")
   config.model.mlp.hidden_sizes = (16,)
   config.optimizer.name = "sgd"
   config.train.batch_size = 32
-  diffs = config_compat.differences(saved, config_compat.to_jsonable(config))
+  diffs = resume_rules.differences(saved, resume_rules.to_jsonable(config))
   assert diffs == ["model.mlp.hidden_sizes: [512, 512] -> [16]",
                    "optimizer.name: 'adam' -> 'sgd'",
                    "train.batch_size: 64 -> 32"]
   with pytest.raises(zoo.ConfigError, match="model.mlp.hidden_sizes"):
-    config_compat.check_resumable(saved, config, "ckpt")
+    resume_rules.check_resumable(saved, config, "ckpt")
 
 
 def test_switching_model_is_named(base_config):
-  saved = config_compat.to_jsonable(base_config)
+  saved = resume_rules.to_jsonable(base_config)
   base_config.model.name = "cnn"
-  diffs = config_compat.differences(saved,
-                                    config_compat.to_jsonable(base_config))
+  diffs = resume_rules.differences(saved,
+                                    resume_rules.to_jsonable(base_config))
   assert "model.name: 'mlp' -> 'cnn'" in diffs
 
 
 def test_config_json_roundtrip(base_config, tmp_path):
-  path = config_compat.save(str(tmp_path), base_config)
+  path = resume_rules.save(str(tmp_path), base_config)
   with open(path, encoding="utf-8") as f:
-    loaded = config_compat.from_jsonable(json.load(f))
+    loaded = resume_rules.from_jsonable(json.load(f))
   assert loaded.model.mlp.hidden_sizes == [512, 512]
-  assert modeling.hyperparameters(loaded.model)["hidden_sizes"] == (512, 512)
-  assert config_compat.differences(config_compat.to_jsonable(base_config),
-                                   config_compat.to_jsonable(loaded)) == []
+  assert registry.hyperparameters(loaded.model)["hidden_sizes"] == (512, 512)
+  assert resume_rules.differences(resume_rules.to_jsonable(base_config),
+                                   resume_rules.to_jsonable(loaded)) == []
 
 
 @pytest.mark.parametrize("field,value", [("keep", 0), ("every_steps", -1),

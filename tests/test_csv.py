@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import MOBILE_PRICE, REPO
-from zoo import data, errors, optim
+from zoo import data, errors
+from zoo.train import optim
 from zoo.data import csv_table
 from zoo.train import loop
 

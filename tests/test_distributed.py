@@ -21,8 +21,8 @@ import pytest
 
 import zoo
 from zoo import data
-from zoo import distributed
-from zoo import parallel
+from zoo.runtime import distributed
+from zoo.runtime import parallel
 
 from conftest import REPO
 

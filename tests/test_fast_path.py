@@ -19,7 +19,7 @@ from zoo import train
 from zoo.train import chunks
 from zoo.train import hooks as hooks_lib
 from zoo.train import loop
-from zoo.train import safety
+from zoo.train import signals
 
 
 class Recorder(hooks_lib.Hook):
@@ -153,11 +153,11 @@ def test_chunked_run_checkpoints_at_chunk_ends_and_resumes(reference,
   config = resume_config.get_config()
   config.train.steps_per_call = 5
   workdir = tmp_path / "run"
-  with pytest.raises(safety.RunInterrupted, match="at step 15/60"):
+  with pytest.raises(signals.RunInterrupted, match="at step 15/60"):
     loop.run(config, str(workdir), [StopAt(13)])  # Mid-chunk: its end.
   assert checkpoint_steps(workdir) == [10, 15]
   config.checkpoint.every_steps = 7  # Due at 21, 28, ...: saved at 25, 30.
-  with pytest.raises(safety.RunInterrupted, match="at step 25/60"):
+  with pytest.raises(signals.RunInterrupted, match="at step 25/60"):
     loop.run(config, str(workdir), [StopAt(24)])
   assert checkpoint_steps(workdir)[-1] == 25
   config.checkpoint.every_steps = 10

@@ -7,8 +7,8 @@ import chex
 import pytest
 
 import zoo
-from zoo import modeling
-from zoo import registry
+from zoo.models import registry
+from zoo.models import registry
 
 IMAGE_SHAPES = [(28, 28, 1), (8, 8, 1)]
 
@@ -39,7 +39,7 @@ def test_register_and_create_user_model():
 
   assert "tiny_test_net" in zoo.list_models()
   assert registry.model_hyperparameters("tiny_test_net") == {"width": 3}
-  forward = modeling.build_forward("tiny_test_net", 4, {"width": 5})
+  forward = registry.build_forward("tiny_test_net", 4, {"width": 5})
   params, state = forward.init(jax.random.key(0), jnp.zeros((2, 6)), True)
   logits, _ = forward.apply(params, state, None, jnp.zeros((2, 6)), False)
   chex.assert_shape(logits, (2, 4))
@@ -64,7 +64,7 @@ def test_bad_registration_name():
 
 
 def test_unknown_hyperparameter_lists_accepted_ones():
-  forward = modeling.build_forward("mlp", 10, {"hidden": (4,)})
+  forward = registry.build_forward("mlp", 10, {"hidden": (4,)})
   with pytest.raises(zoo.ConfigError) as e:
     forward.init(jax.random.key(0), jnp.zeros((1, 5)), True)
   assert "config.model.mlp.hidden" in str(e.value)
@@ -74,13 +74,13 @@ def test_unknown_hyperparameter_lists_accepted_ones():
 @pytest.mark.parametrize("bad", [{"hidden_sizes": (0,)},
                                  {"dropout_rate": 1.5}])
 def test_bad_hyperparameter_values(bad):
-  forward = modeling.build_forward("mlp", 10, bad)
+  forward = registry.build_forward("mlp", 10, bad)
   with pytest.raises(zoo.ConfigError, match="config.model.mlp"):
     forward.init(jax.random.key(0), jnp.zeros((1, 5)), True)
 
 
 def test_cnn_on_feature_vectors_says_what_to_use():
-  forward = modeling.build_forward("cnn", 3, {})
+  forward = registry.build_forward("cnn", 3, {})
   with pytest.raises(zoo.ConfigError, match="mlp or logistic"):
     forward.init(jax.random.key(0), jnp.zeros((1, 20)), True)
 
@@ -88,7 +88,7 @@ def test_cnn_on_feature_vectors_says_what_to_use():
 @pytest.mark.parametrize("input_shape", IMAGE_SHAPES)
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_every_model_gives_finite_logits_of_the_right_shape(name, input_shape):
-  forward = modeling.build_forward(name, 10, {})
+  forward = registry.build_forward(name, 10, {})
   x = jax.random.uniform(jax.random.key(1), (3, *input_shape))
   params, state = forward.init(jax.random.key(0), x, True)
   for is_training in (True, False):
@@ -100,7 +100,7 @@ def test_every_model_gives_finite_logits_of_the_right_shape(name, input_shape):
 
 @pytest.mark.parametrize("name", ["logistic", "mlp"])
 def test_vector_models_take_tables(name):
-  forward = modeling.build_forward(name, 4, {})
+  forward = registry.build_forward(name, 4, {})
   x = jnp.ones((5, 20))
   params, state = forward.init(jax.random.key(0), x, True)
   logits, _ = forward.apply(params, state, None, x, False)
@@ -108,7 +108,7 @@ def test_vector_models_take_tables(name):
 
 
 def test_cnn_dropout_is_active_only_in_training():
-  forward = modeling.build_forward("cnn", 10, {"dropout_rate": 0.5})
+  forward = registry.build_forward("cnn", 10, {"dropout_rate": 0.5})
   x = jax.random.uniform(jax.random.key(1), (4, 8, 8, 1))
   params, state = forward.init(jax.random.key(0), x, True)
   train_a, _ = forward.apply(params, state, jax.random.key(1), x, True)

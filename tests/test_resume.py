@@ -19,16 +19,16 @@ from resume_helpers import (REPO, CONFIG_FILE, STEPS_PER_EPOCH,  # noqa: F401
 import zoo
 from zoo import checkpoint
 from zoo import data
-from zoo import registry
-from zoo.train import eval_mode
+from zoo.models import registry
+from zoo.experiment import evaluate_checkpoint
 from zoo.train import loop
-from zoo.train import safety
+from zoo.train import signals
 
 
 def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
                                                         caplog):
   workdir = tmp_path / "run"
-  with pytest.raises(safety.RunInterrupted,
+  with pytest.raises(signals.RunInterrupted,
                      match=r"SIGTERM at step 13/60.*resume from step 13"):
     loop.run(resume_config.get_config(), str(workdir), [StopAt(13)])
   assert checkpoint_steps(workdir)[-1] == 13  # Mid-epoch, off the interval.
@@ -37,7 +37,7 @@ def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
   # Stopped again at the end of epoch 2: the checkpoint comes after the
   # epoch-end work (validation, the epoch's metric record).
   with caplog.at_level(logging.INFO, logger="absl"):
-    with pytest.raises(safety.RunInterrupted, match="at step 40/60"):
+    with pytest.raises(signals.RunInterrupted, match="at step 40/60"):
       loop.run(resume_config.get_config(), str(workdir), [StopAt(40)])
   assert "resumed from step 13 (epoch 1, batch 13 of 20)" in caplog.text
   assert checkpoint_steps(workdir)[-1] == 40
@@ -112,7 +112,7 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(
   base_config.optimizer.learning_rate = 1e3  # Absurd: diverges in 3 steps.
   base_config.checkpoint.every_steps = 2
   base_config.checkpoint.min_interval_s = 0.0
-  with pytest.raises(safety.DivergedError) as e:
+  with pytest.raises(signals.DivergedError) as e:
     loop.run(base_config, str(tmp_path))
   message = str(e.value)
   bad_step = int(re.search(r"diverged at step (\d+)", message).group(1))
@@ -148,7 +148,7 @@ def test_load_returns_probabilities_and_reimports_the_user_model(
 
 def test_eval_mode_without_checkpoint_says_train_first(base_config, tmp_path):
   with pytest.raises(checkpoint.CheckpointError, match="Train first"):
-    eval_mode.run_eval(base_config, str(tmp_path))
+    evaluate_checkpoint.run_eval(base_config, str(tmp_path))
 
 
 def test_eval_mode_on_one_device_reproduces_the_two_device_results(

@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from zoo import compile_cache
-from zoo import xla_setup
+from zoo.runtime import compile_cache
+from zoo.runtime import xla_flags
 
 from conftest import REPO
 
@@ -25,12 +25,12 @@ def _child(code: str, env: dict[str, str]) -> str:
 
 
 def test_user_flags_come_last_and_win():
-  flags = xla_setup.with_default_flags("--xla_foo=1")
-  assert flags.split() == [*xla_setup.CPU_FLAGS, "--xla_foo=1"]
-  assert xla_setup.with_default_flags("", defaults=False) == ""
+  flags = xla_flags.with_default_flags("--xla_foo=1")
+  assert flags.split() == [*xla_flags.CPU_FLAGS, "--xla_foo=1"]
+  assert xla_flags.with_default_flags("", defaults=False) == ""
   with pytest.raises(RuntimeError, match="before JAX initialises"):
     jax.devices()  # This process's backends exist.
-    xla_setup.apply()
+    xla_flags.apply()
 
 
 @pytest.mark.parametrize("user_flags,cpu_devices,expected", [
@@ -40,14 +40,14 @@ def test_user_flags_come_last_and_win():
 ])
 def test_apply_before_jax_starts(user_flags, cpu_devices, expected):
   code = f"""
-      from zoo import xla_setup
-      flags = xla_setup.apply(cpu_devices={cpu_devices})
+      from zoo.runtime import xla_flags
+      flags = xla_flags.apply(cpu_devices={cpu_devices})
       import jax, os
       print(jax.local_device_count(), os.environ["XLA_FLAGS"])
   """
   out = _child(code, {"XLA_FLAGS": user_flags}).split()
   assert int(out[0]) == expected
-  assert out[1:1 + len(xla_setup.CPU_FLAGS)] == list(xla_setup.CPU_FLAGS)
+  assert out[1:1 + len(xla_flags.CPU_FLAGS)] == list(xla_flags.CPU_FLAGS)
 
 
 def test_launcher_records_its_xla_flags(mnist_dir, tmp_path):
@@ -61,7 +61,7 @@ def test_launcher_records_its_xla_flags(mnist_dir, tmp_path):
                        cwd=REPO, env=env, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
   results = json.loads((tmp_path / "results.json").read_text())
-  assert results["xla_flags"].split() == [*xla_setup.CPU_FLAGS,
+  assert results["xla_flags"].split() == [*xla_flags.CPU_FLAGS,
                                           "--xla_cpu_enable_fast_math=false"]
   assert 0 < results["seconds_to_first_step"]
   assert os.listdir(tmp_path / "cache")  # The compiled steps were cached.

@@ -11,9 +11,9 @@ import pytest
 
 import zoo
 from zoo import data
-from zoo import modeling
-from zoo import parallel
-from zoo import registry
+from zoo.models import registry
+from zoo.runtime import parallel
+from zoo.models import registry
 from zoo.train import state as state_lib
 from zoo.train import step as step_lib
 
@@ -28,7 +28,7 @@ def _deterministic_kwargs(name):
 
 
 def _setup(name, optimizer=None):
-  forward = modeling.build_forward(name, NUM_CLASSES,
+  forward = registry.build_forward(name, NUM_CLASSES,
                                    _deterministic_kwargs(name))
   optimizer = optimizer or optax.adam(1e-2)
   state = state_lib.init_state(forward, optimizer, INPUT_SHAPE, seed=0)

@@ -6,9 +6,9 @@ import jax
 import pytest
 
 import zoo
-from zoo import config_checks
+from zoo.config import validation
 from zoo import data
-from zoo import parallel
+from zoo.runtime import parallel
 from zoo import train
 
 
@@ -29,14 +29,14 @@ def test_bad_config_values_name_the_field(base_config, field, value, message):
   section, _, key = field.rpartition(".")
   (base_config[section] if section else base_config)[key] = value
   with pytest.raises(zoo.ConfigError) as e:
-    config_checks.validate(base_config)
+    validation.validate(base_config)
   assert f"config.{field}=" in str(e.value)
   assert message in str(e.value)
 
 
 def test_defaults_are_valid():
   from configs import default  # pylint: disable=g-import-not-at-top
-  config_checks.validate(default.get_config())
+  validation.validate(default.get_config())
 
 
 def test_batch_not_divisible_by_devices(base_config):

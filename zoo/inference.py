@@ -21,11 +21,11 @@ import ml_collections
 import numpy as np
 
 from zoo import checkpoint
-from zoo import config_compat
+from zoo.config import resume_rules
 from zoo import errors
-from zoo import modeling
-from zoo import optim
-from zoo import user_modules
+from zoo.models import registry
+from zoo.train import optim
+from zoo.models import user_modules
 from zoo.data import csv_table
 from zoo.train.state import TrainState, init_state
 
@@ -65,11 +65,11 @@ class Predictor:
 def build_from_meta(meta: dict[str, Any]):
   """The config, forward and a state shaped like the checkpoint's (zeros, to
   restore into) that a checkpoint's meta describes."""
-  config = config_compat.from_jsonable(meta["config"])
+  config = resume_rules.from_jsonable(meta["config"])
   user_modules.import_user_modules(config.model.module)
   data = meta["dataset"]
-  forward = modeling.build_forward(config.model.name, data["num_classes"],
-                                   modeling.hyperparameters(config.model))
+  forward = registry.build_forward(config.model.name, data["num_classes"],
+                                   registry.hyperparameters(config.model))
   optimizer = optim.make_optimizer(config.optimizer, total_steps=1)
   # Only the structure, shapes and dtypes matter: trace, don't compute.
   abstract = jax.eval_shape(functools.partial(

@@ -2,7 +2,7 @@
 
 Batch order and content depend only on the seed, the epoch and the global
 batch size. With several processes every process computes the same global
-batches and keeps only its `rows` (`zoo.parallel.process_rows`).
+batches and keeps only its `rows` (`zoo.runtime.parallel.process_rows`).
 
 Each epoch's example order is `device_epoch_permutation(n, seed, epoch)`,
 drawn with `jax.random` on a device: the per-step loop reads it back to the

@@ -11,7 +11,7 @@ import jax
 
 from zoo import errors
 from zoo.models import common
-from zoo.registry import register_model
+from zoo.models.registry import register_model
 
 
 @register_model("cnn")

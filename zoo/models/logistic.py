@@ -5,7 +5,7 @@ from typing import Optional
 import haiku as hk
 import jax
 
-from zoo.registry import register_model
+from zoo.models.registry import register_model
 
 
 @register_model("logistic")

@@ -6,7 +6,7 @@ import haiku as hk
 import jax
 
 from zoo.models import common
-from zoo.registry import register_model
+from zoo.models.registry import register_model
 
 
 @register_model("mlp")

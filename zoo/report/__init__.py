@@ -15,7 +15,7 @@ import ml_collections
 
 from zoo.report.classification import ClassificationHook
 from zoo.report.compare import compare_runs
-from zoo.report.files import is_writer
+from zoo.runtime.files import is_writer
 from zoo.report.metrics import MetricsWriter
 from zoo.report.plots import PlotsHook
 from zoo.report.progress import ProgressHook

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from zoo.report import files
+from zoo.runtime import files
 from zoo.train import hooks
 
 REPORT_FILE = "classification_report.txt"

@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Optional, TextIO
 
-from zoo.report import files
+from zoo.runtime import files
 from zoo.report.tracker import MetricsTracker
 from zoo.train import hooks
 

@@ -10,7 +10,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from zoo.report import classification
-from zoo.report import files
+from zoo.runtime import files
 from zoo.report.tracker import MetricsTracker
 from zoo.train import hooks
 

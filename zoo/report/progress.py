@@ -12,7 +12,7 @@ from absl import logging as absl_logging
 import jax
 import tqdm
 
-from zoo.report import files
+from zoo.runtime import files
 from zoo.report.tracker import MetricsTracker
 from zoo.train import hooks
 

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from zoo import parallel
+from zoo.runtime import parallel
 from zoo.data import batching
 from zoo.data.dataset import Split
 from zoo.train.state import TrainState

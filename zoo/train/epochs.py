@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import jax
 
 from zoo import data
-from zoo import parallel
+from zoo.runtime import parallel
 from zoo.train import hooks as hooks_lib
 
 

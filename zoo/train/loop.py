@@ -17,22 +17,22 @@ import jax
 import ml_collections
 import numpy as np
 
-from zoo import compile_cache
-from zoo import config_checks
+from zoo.runtime import compile_cache
+from zoo.config import validation
 from zoo import data
 from zoo import errors
-from zoo import modeling
-from zoo import optim
-from zoo import parallel
-from zoo import registry
+from zoo.models import registry
+from zoo.train import optim
+from zoo.runtime import parallel
+from zoo.models import registry
 from zoo import report
-from zoo import user_modules
+from zoo.models import user_modules
 from zoo.data import splits
-from zoo.train import checkpoint_hook
+from zoo.checkpoint import hook as checkpoint_hook
 from zoo.train import chunks
 from zoo.train import epochs
 from zoo.train import hooks as hooks_lib
-from zoo.train import safety
+from zoo.train import signals
 from zoo.train import step as step_lib
 from zoo.train.state import TrainState, init_state, num_params
 
@@ -59,7 +59,7 @@ def setup(config: ml_collections.ConfigDict,
   `dataset`: train on this instead of `data.load(config.data, ...)` (e.g.
   synthetic data in benchmarks/throughput.py).
   """
-  config_checks.validate(config)
+  validation.validate(config)
   compile_cache.enable(config.train.compilation_cache_dir)
   user_modules.import_user_modules(config.model.module)
   registry.get_model(config.model.name)  # Unknown name: fail before data.
@@ -80,8 +80,8 @@ def setup(config: ml_collections.ConfigDict,
         f"{dataset.name}). Use a smaller batch, or "
         "--config.train.full_batch=True.")
   steps_per_epoch = len(dataset.train) // config.train.batch_size
-  forward = modeling.build_forward(config.model.name, dataset.num_classes,
-                                   modeling.hyperparameters(config.model))
+  forward = registry.build_forward(config.model.name, dataset.num_classes,
+                                   registry.hyperparameters(config.model))
   optimizer = optim.make_optimizer(config.optimizer,
                                    steps_per_epoch * config.train.num_epochs)
   state = _init(forward, optimizer, dataset, config)
@@ -229,7 +229,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
                ds.name, len(ds.train), num_val, len(ds.test), ds.input_shape,
                ds.num_classes, len(s.devices), s.devices[0].platform)
   eval_batch = config.train.eval_batch_size
-  guard = safety.NonFiniteGuard()
+  guard = signals.NonFiniteGuard()
   ckpt = checkpoint_hook.CheckpointHook(workdir, config, guard)
   s.state = ckpt.resume(s)
   first_step = hooks_lib.FirstStepTimer(t_start)
@@ -238,7 +238,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       lambda ctx, split: evaluate(s, ctx.state, split, eval_batch)),
            *extra_hooks, ckpt]  # Checkpoints last: after every other hook.
   t0 = time.perf_counter()
-  with safety.stop_on_signals():
+  with signals.stop_on_signals():
     ctx = train(s, config, hooks)
   ckpt.close()
   state = jax.block_until_ready(ctx.state)

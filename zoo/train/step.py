@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from zoo.parallel import AXIS
+from zoo.runtime.parallel import AXIS
 from zoo.train.state import TrainState
 
 Batch = dict[str, jax.Array]

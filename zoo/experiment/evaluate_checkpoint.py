@@ -19,9 +19,9 @@ import jax
 import ml_collections
 
 from zoo import checkpoint
-from zoo import parallel
+from zoo.runtime import parallel
 from zoo import report
-from zoo.train import checkpoint_hook
+from zoo.checkpoint import hook as checkpoint_hook
 from zoo.train import loop
 
 # Facts about the training, kept from the run's own results.json.

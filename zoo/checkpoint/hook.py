@@ -3,8 +3,8 @@
 It saves every `config.checkpoint.every_steps` steps (with steps_per_call >
 1: at the first chunk end at or after each multiple) and every `every_epochs`
 epochs (but at most once per `min_interval_s` seconds), at the end of
-training and, when a stop signal arrived (see `safety.stop_on_signals`), at
-the next step boundary before raising `safety.RunInterrupted`. Nothing
+training and, when a stop signal arrived (see `signals.stop_on_signals`), at
+the next step boundary before raising `signals.RunInterrupted`. Nothing
 non-finite is ever saved. With several processes, process 0 alone reads and
 writes checkpoints (process_sync.py).
 """
@@ -18,12 +18,12 @@ import jax
 import ml_collections
 
 from zoo import checkpoint
-from zoo import config_compat
+from zoo.config import resume_rules
 from zoo import errors
-from zoo import parallel
+from zoo.runtime import parallel
 from zoo.train import hooks as hooks_lib
-from zoo.train import process_sync
-from zoo.train import safety
+from zoo.checkpoint import process_sync
+from zoo.train import signals
 from zoo.train.state import TrainState
 
 
@@ -71,7 +71,7 @@ class CheckpointHook(hooks_lib.Hook):
   """Resumes from and saves to WORKDIR/checkpoints."""
 
   def __init__(self, workdir: str, config: ml_collections.ConfigDict,
-               guard: Optional[safety.NonFiniteGuard] = None,
+               guard: Optional[signals.NonFiniteGuard] = None,
                read_only: bool = False):
     check_config(config.checkpoint)
     self.workdir, self.config, self.guard = workdir, config, guard
@@ -94,7 +94,7 @@ class CheckpointHook(hooks_lib.Hook):
 
     def make_like(meta: dict[str, Any]) -> TrainState:
       where = self.checkpointer.path(meta["step"])
-      config_compat.check_resumable(meta.get("config", {}), self.config, where)
+      resume_rules.check_resumable(meta.get("config", {}), self.config, where)
       check_dataset(meta.get("dataset", {}), facts, where)
       return fresh
 
@@ -112,7 +112,7 @@ class CheckpointHook(hooks_lib.Hook):
     """
     restored = self.restore(s)
     if process_sync.is_writer():
-      config_compat.save(self.workdir, self.config)
+      resume_rules.save(self.workdir, self.config)
     if restored is None:
       return s.state
     if restored.meta:  # Process 0.
@@ -127,7 +127,7 @@ class CheckpointHook(hooks_lib.Hook):
     return parallel.replicate(restored.state, s.devices)
 
   def _log_changes(self, saved: dict[str, Any]) -> None:
-    changed = config_compat.changed_fields(saved, self.config)
+    changed = resume_rules.changed_fields(saved, self.config)
     if changed:
       logging.info("Config changes since that checkpoint (allowed): %s",
                    "; ".join(changed))
@@ -192,14 +192,14 @@ class CheckpointHook(hooks_lib.Hook):
     With several processes, they agree on stopping at `sync` steps only
     (those where the metrics are fetched anyway), so all stop together.
     """
-    signum = process_sync.agreed_stop(safety.stop_requested(), sync)
+    signum = process_sync.agreed_stop(signals.stop_requested(), sync)
     if signum is None:
       return
-    name = safety.signal_name(signum)
+    name = signals.signal_name(signum)
     logging.warning("%s received: saving a checkpoint at step %d.", name,
                     run.step)
     path = self.save(run)
-    raise safety.RunInterrupted(
+    raise signals.RunInterrupted(
         f"Stopped by {name} at step {run.step}/{run.total_steps}; the train "
         f"state is saved in {path}. Run the same command again (same "
         f"--workdir={self.workdir}) to resume from step {run.step}.",
@@ -212,9 +212,9 @@ class CheckpointHook(hooks_lib.Hook):
     if self.guard is not None:
       self.guard.flush(run)  # A step with a NaN loss must not be saved.
     flat = checkpoint.flatten_state(checkpoint.host_copy(run.state))
-    bad = safety.first_nonfinite(flat)
+    bad = signals.first_nonfinite(flat)
     if bad is not None:
-      raise safety.DivergedError(safety.diverged_message(
+      raise signals.DivergedError(signals.diverged_message(
           run, f"the train state holds NaN/Inf values ({bad})", run.step,
           run.epoch, self.describe_last))
     path = self.checkpointer.path(run.step)
@@ -229,7 +229,7 @@ class CheckpointHook(hooks_lib.Hook):
 
   def _meta(self, run: Any) -> dict[str, Any]:
     devices = run.setup.devices
-    return {"config": config_compat.to_jsonable(self.config),
+    return {"config": resume_rules.to_jsonable(self.config),
             "dataset": dataset_facts(run.setup.dataset,
                                      run.setup.steps_per_epoch),
             "epoch": run.step // run.setup.steps_per_epoch,

@@ -5,7 +5,7 @@ Every process runs the same command with `--coordinator_address=host:port
 Slurm, Open MPI, Cloud TPU, Kubernetes -- with none of them). `initialize`
 joins them with `jax.distributed.initialize` before JAX touches a device;
 then `jax.devices()` lists the devices of every process, pmap's collectives
-span them all, and `zoo.parallel` makes each process feed only its own
+span them all, and `zoo.runtime.parallel` makes each process feed only its own
 devices. On CPU the cross-process collectives are gloo's.
 
 Nothing waits forever:
@@ -37,7 +37,7 @@ from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
-from zoo import config_checks
+from zoo.config import validation
 from zoo import errors
 
 # JAX's own join timeout is longer than ours, so that ours (with its clearer
@@ -117,7 +117,7 @@ def initialize(config: ml_collections.ConfigDict,
   Call before anything touches a JAX device. A no-op (False) for a
   single-process run. Only process 0 keeps logging at INFO level.
   """
-  config_checks.validate(config)
+  validation.validate(config)
   if not requested(coordinator_address, num_processes, process_id):
     return False
   check_flags(coordinator_address, num_processes, process_id)
@@ -136,7 +136,7 @@ def initialize(config: ml_collections.ConfigDict,
     except RuntimeError as e:  # Called twice, or after JAX started.
       raise errors.DistributedError(
           f"cannot start the multi-process run: {e} Call "
-          "zoo.distributed.initialize first thing in the program.") from e
+          "distributed.initialize first thing in the program.") from e
   logging.info("Process %d of %d joined the run at %s: %d devices in all, "
                "%d here.", jax.process_index(), jax.process_count(),
                coordinator_address or "(auto-detected)", jax.device_count(),

@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from zoo import errors
-from zoo import parallel
+from zoo.runtime import parallel
 from zoo.train import hooks as hooks_lib
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -15,6 +15,10 @@ import difflib
 import inspect
 from typing import Any, Callable, TypeVar
 
+import haiku as hk
+import jax
+import ml_collections
+
 from zoo import errors
 
 Builder = Callable[..., Any]
@@ -100,3 +104,26 @@ def create_model(name: str, num_classes: int, **kwargs: Any) -> Any:
 
 def _qualname(obj: Any) -> str:
   return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
+
+def hyperparameters(model_config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The selected model's kwargs: `config.model.<name>`, or {} if absent."""
+  section = model_config.get(model_config.name)
+  if section is None:
+    return {}
+  kwargs = section.to_dict() if hasattr(section, "to_dict") else dict(section)
+  return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+
+
+def build_forward(name: str, num_classes: int,
+                  kwargs: dict[str, Any]) -> hk.TransformedWithState:
+  """`forward.apply(params, state, rng, x, is_training)` -> logits, state.
+
+  `x` is `[batch, *input_shape]`; logits are `[batch, num_classes]`.
+  """
+  get_model(name)  # Fail now, not inside the transform.
+
+  def forward(x: jax.Array, is_training: bool) -> jax.Array:
+    model = create_model(name, num_classes=num_classes, **kwargs)
+    return model(x, is_training=is_training)
+
+  return hk.transform_with_state(forward)

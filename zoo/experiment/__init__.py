@@ -1,0 +1,1 @@
+"""A whole run in a workdir: train and evaluate, or re-evaluate a checkpoint."""
