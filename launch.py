@@ -114,16 +114,15 @@ def _print_listing(argv: list[str], config) -> bool:
 
 
 def _train_or_eval(config, workdir: str) -> dict:
-  """Joins the other processes (if any), then trains or evaluates."""
+  """Trains, or with --mode=eval re-evaluates, joining the other processes
+  of a multi-process run first."""
+  from zoo import experiment  # pylint: disable=g-import-not-at-top
   from zoo.runtime import distributed  # pylint: disable=g-import-not-at-top
-  from zoo import train  # pylint: disable=g-import-not-at-top
-  from zoo.experiment import evaluate_checkpoint  # pylint: disable=g-import-not-at-top
-  distributed.initialize(config, _COORDINATOR_ADDRESS.value,
-                             _NUM_PROCESSES.value, _PROCESS_ID.value)
-  with distributed.collective_errors():
-    if _MODE.value == "eval":
-      return evaluate_checkpoint.run_eval(config, workdir)
-    return train.run(config, workdir)
+  cluster = distributed.Cluster(_COORDINATOR_ADDRESS.value,
+                                _NUM_PROCESSES.value, _PROCESS_ID.value)
+  if _MODE.value == "eval":
+    return experiment.evaluate_checkpoint(config, workdir, cluster)
+  return experiment.train_and_evaluate(config, workdir, cluster=cluster)
 
 
 def main(argv: list[str]) -> None:
@@ -139,6 +138,7 @@ def main(argv: list[str]) -> None:
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)
   from zoo.runtime import distributed  # pylint: disable=g-import-not-at-top
   from zoo import report  # pylint: disable=g-import-not-at-top
+  from zoo.runtime import files  # pylint: disable=g-import-not-at-top
   from zoo.train import signals  # pylint: disable=g-import-not-at-top
   config = _load_config()
   try:
@@ -159,7 +159,7 @@ def main(argv: list[str]) -> None:
     print(f"error: {e}", file=sys.stderr)
     distributed.exit_now(2)  # Multi-process: do not wait for the others.
     sys.exit(2)
-  if report.is_writer():  # Multi-host: process 0 wrote the files listed.
+  if files.is_writer():  # Multi-host: process 0 wrote the files listed.
     print(report.format_summary(results, workdir))
 
 

@@ -6,7 +6,7 @@ tests/test_distributed.py starts it as a subprocess:
       [--coordinator_address=H:P --num_processes=N --process_id=i] \
       [--die_after_step=K --heartbeat_timeout_s=S]
 
-It trains a small dropout MLP on `digits` through `zoo.train.run` and, on
+It trains a small dropout MLP on `digits` through `zoo.experiment.train_and_evaluate` and, on
 process 0, writes `W/results.json` and `W/final.npz` (the final params, keyed
 by their path, and the test predictions). With `--die_after_step=K` the last
 process kills itself after step K, as a crashed machine would.
@@ -19,8 +19,8 @@ import jax
 import numpy as np
 
 from configs import default
+from zoo import experiment
 from zoo.runtime import distributed
-from zoo import train
 from zoo.train import hooks as hooks_lib
 
 
@@ -47,24 +47,26 @@ class SaveFinal(hooks_lib.Hook):
   def __init__(self, workdir: str):
     self.workdir = workdir
 
-  def on_train_end(self, run, results):
+  def on_train_end(self, progress, test):
     if jax.process_index() != 0:
       return
-    params = jax.device_get(jax.tree.map(lambda x: x[0], run.state.params))
+    params = jax.device_get(jax.tree.map(lambda x: x[0],
+                                         progress.state.params))
     flat = {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf
             in jax.tree_util.tree_flatten_with_path(params)[0]}
     np.savez(os.path.join(self.workdir, "final.npz"),
-             predictions=run.test["predictions"], **flat)
+             predictions=test["predictions"], **flat)
 
 
 class DieAfterStep(hooks_lib.Hook):
-  """The last process exits abruptly after step `step`."""
+  """The last process exits abruptly after the chunk holding step `step`."""
 
   def __init__(self, step: int):
     self.step = step
 
-  def after_step(self, run, step):
-    if step == self.step and jax.process_index() == jax.process_count() - 1:
+  def on_chunk_end(self, progress, chunk):
+    if (chunk.first_step < self.step <= chunk.last_step
+        and jax.process_index() == jax.process_count() - 1):
       os._exit(3)  # pylint: disable=protected-access
 
 
@@ -79,13 +81,13 @@ def main():
   args = parser.parse_args()
   config = small_config()
   config.distributed.heartbeat_timeout_s = args.heartbeat_timeout_s
-  distributed.initialize(config, args.coordinator_address,
-                         args.num_processes, args.process_id)
+  cluster = distributed.Cluster(args.coordinator_address, args.num_processes,
+                                args.process_id)
   hooks = [SaveFinal(args.workdir)]
   if args.die_after_step:
     hooks.append(DieAfterStep(args.die_after_step))
-  with distributed.collective_errors():
-    train.run(config, args.workdir, extra_hooks=hooks)
+  experiment.train_and_evaluate(config, args.workdir, extra_hooks=hooks,
+                                cluster=cluster)
 
 
 if __name__ == "__main__":

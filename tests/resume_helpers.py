@@ -16,9 +16,9 @@ import pytest
 
 import resume_config
 from zoo import checkpoint
+from zoo import experiment
 from zoo import inference
 from zoo.train import hooks as hooks_lib
-from zoo.train import loop
 from zoo.train import signals
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -29,13 +29,14 @@ TOTAL_STEPS = 3 * STEPS_PER_EPOCH
 
 
 class StopAt(hooks_lib.Hook):
-  """Requests a stop at `step`, as a SIGTERM arriving then would."""
+  """Requests a stop in the chunk holding `step`, as a SIGTERM arriving
+  then would (the run stops at that chunk's end)."""
 
   def __init__(self, step: int):
     self.step = step
 
-  def after_step(self, run, step):
-    if step == self.step:
+  def on_chunk_end(self, progress, chunk):
+    if chunk.first_step < self.step <= chunk.last_step:
       signals.request_stop(signal.SIGTERM)
 
 
@@ -62,7 +63,8 @@ def reference(tmp_path_factory) -> Reference:
   """
   if "run" not in _CACHE:
     workdir = tmp_path_factory.mktemp("reference")
-    results = loop.run(resume_config.get_config(), str(workdir))
+    results = experiment.train_and_evaluate(resume_config.get_config(),
+                                            str(workdir))
     assert results["steps"] == TOTAL_STEPS and results["num_devices"] == 2
     _CACHE["run"] = Reference(workdir, results)
   return _CACHE["run"]

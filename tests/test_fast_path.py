@@ -1,7 +1,6 @@
-"""The chunked fast path (train.steps_per_call > 1) against the per-step path,
-on the 2 fake CPU devices of conftest."""
+"""Chunks of train steps: any chunk length trains the same model, hooks see
+each chunk, resume at chunk ends; on the 2 fake CPU devices of conftest."""
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -15,37 +14,38 @@ import resume_config
 from resume_helpers import (StopAt, assert_same_as_reference,
                             checkpoint_steps, reference)  # noqa: F401  (a fixture)
 from zoo import data
+from zoo import experiment
 from zoo import train
 from zoo.train import chunks
 from zoo.train import hooks as hooks_lib
-from zoo.train import loop
 from zoo.train import signals
 
 
 class Recorder(hooks_lib.Hook):
-  """Every after_step call: step, state_step, epoch and host metrics."""
+  """Every chunk and epoch summary the loop hands to hooks, and the step of
+  the state each chunk comes with."""
 
   def __init__(self):
-    self.calls, self.epoch_ends = [], []
+    self.chunks, self.epochs, self.state_steps = [], [], []
 
-  def after_step(self, run, step):
-    self.calls.append((step, run.state_step, run.epoch,
-                       jax.device_get(run.metrics)))
+  def on_chunk_end(self, progress, chunk):
+    self.chunks.append(chunk)
+    self.state_steps.append(int(jax.device_get(progress.state.step)[0]))
 
-  def on_epoch_end(self, run, epoch):
-    self.epoch_ends.append((epoch, run.step, run.state_step))
+  def on_epoch_end(self, progress, epoch):
+    self.epochs.append(epoch)
 
 
 def _train(config, steps_per_call):
   config.train.steps_per_call = steps_per_call
   s = train.setup(config)
   recorder = Recorder()
-  run = train.train(s, config, [recorder])
-  return s, run, recorder
+  progress = train.train(s, config, [recorder])
+  return s, progress, recorder
 
 
 @pytest.mark.parametrize("model,exact", [("mlp", True), ("cnn", False)])
-def test_chunked_path_matches_per_step_path(base_config, model, exact):
+def test_chunk_length_does_not_change_training(base_config, model, exact):
   base_config.model.name = model
   base_config.train.num_epochs = 2
   base_config.train.batch_size = 56  # 1,293 train examples: 23 steps/epoch,
@@ -53,17 +53,18 @@ def test_chunked_path_matches_per_step_path(base_config, model, exact):
   # (cnn: the same chunks, unrolled).
   if model == "mlp":
     base_config.model.mlp.dropout_rate = 0.3  # Per-step keys must agree too.
-  per_step = _train(base_config, 1)
-  chunked = _train(base_config, 7)
-  assert chunked[0].chunk_runner.steps_per_call == 7
-  assert per_step[0].chunk_runner is None
-  params = [jax.device_get(r.state.params) for _, r, _ in (per_step, chunked)]
-  losses = [[float(c[3]["loss"][0]) for c in rec.calls]
-            for _, _, rec in (per_step, chunked)]
+  one = _train(base_config, 1)
+  seven = _train(base_config, 7)
+  assert seven[0].chunk_runner.steps_per_call == 7
+  assert one[0].chunk_runner.steps_per_call == 1
+  assert [c.num_steps for c in one[2].chunks] == [1] * 46
+  params = [jax.device_get(p.state.params) for _, p, _ in (one, seven)]
+  losses = [np.concatenate([c.metrics["loss"] for c in rec.chunks])
+            for _, _, rec in (one, seven)]
   assert len(losses[1]) == 46
   if exact:  # Same XLA programs per step: bitwise equal.
     chex.assert_trees_all_equal(params[0], params[1])
-    assert losses[0] == losses[1]
+    np.testing.assert_array_equal(losses[0], losses[1])
   else:  # The unrolled chunk fuses differently: float rounding only.
     chex.assert_trees_all_close(params[0], params[1], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
@@ -72,18 +73,30 @@ def test_chunked_path_matches_per_step_path(base_config, model, exact):
         train.setup(base_config).state.params))
 
 
-def test_hooks_see_every_step_with_host_metrics(base_config):
+def test_hooks_see_each_chunk_with_the_state_at_its_end(base_config):
   base_config.train.batch_size = 56
   base_config.train.compilation_cache_dir = ""
-  _, run, rec = _train(base_config, 7)
-  assert [c[0] for c in rec.calls] == list(range(1, 24))
-  current = [c[0] for c in rec.calls if c[0] == c[1]]
-  assert current == [7, 14, 21, 23]  # Chunk ends: the state is that step's.
-  assert all(c[1] in current and c[1] >= c[0] for c in rec.calls)
-  assert rec.epoch_ends == [(0, 23, 23)]
-  first = rec.calls[0][3]
-  assert isinstance(first["loss"], np.ndarray) and first["loss"].shape == (2,)
-  assert int(jax.device_get(run.state.step)[0]) == 23 == run.state_step
+  _, progress, rec = _train(base_config, 7)
+  assert [(c.first_step, c.last_step) for c in rec.chunks] == [
+      (0, 7), (7, 14), (14, 21), (21, 23)]
+  assert rec.state_steps == [7, 14, 21, 23]  # The state is at the chunk end.
+  assert [c.ends_epoch for c in rec.chunks] == [False, False, False, True]
+  assert [c.metrics["loss"].shape for c in rec.chunks] == [(7,)] * 3 + [(2,)]
+  assert all(isinstance(c.metrics["accuracy"], np.ndarray)
+             for c in rec.chunks)
+  assert [(e.epoch, e.step) for e in rec.epochs] == [(1, 23)]
+  mean = np.mean(np.concatenate([c.metrics["loss"] for c in rec.chunks]))
+  assert rec.epochs[0].train_loss == pytest.approx(mean, rel=1e-6)
+  assert rec.epochs[0].validation_accuracy is not None  # The loop's eval.
+  assert progress.step == 23 and progress.test["count"] > 0
+  assert progress.history == [rec.epochs[0].to_json()]
+
+
+def test_crossed_answers_whether_a_multiple_was_passed():
+  assert hooks_lib.crossed(7, 14, 10) and hooks_lib.crossed(9, 10, 10)
+  assert not hooks_lib.crossed(10, 19, 10) and not hooks_lib.crossed(0, 9, 10)
+  assert hooks_lib.crossed(0, 100, 50)
+  assert not hooks_lib.crossed(0, 100, 0)  # 0: never.
 
 
 def test_chunk_lengths_and_sizes():
@@ -97,14 +110,15 @@ def test_chunk_lengths_and_sizes():
   assert chunks.chunk_sizes(0, 5, 50) == [5]
 
 
-def test_host_and_device_epoch_orders_agree():
-  host = data.batching.epoch_permutation(1000, seed=3, epoch=2)
-  device = data.batching.device_epoch_permutation(1000, 3, 2,
-                                                  jax.local_devices()[1])
-  np.testing.assert_array_equal(host, np.asarray(device))
-  assert sorted(host.tolist()) == list(range(1000))
-  assert not np.array_equal(
-      host, data.batching.epoch_permutation(1000, seed=3, epoch=3))
+def test_epoch_order_is_a_permutation_of_the_seed_and_epoch():
+  perm = data.batching.device_epoch_permutation
+  devices = jax.local_devices()
+  first = np.asarray(perm(1000, 3, 2, devices[0]))
+  np.testing.assert_array_equal(first, np.asarray(perm(1000, 3, 2,
+                                                       devices[1])))
+  assert sorted(first.tolist()) == list(range(1000))
+  assert not np.array_equal(first, np.asarray(perm(1000, 3, 3)))  # Epoch.
+  assert not np.array_equal(first, np.asarray(perm(1000, 4, 2)))  # Seed.
 
 
 def test_unroll_is_full_only_for_convolutions_on_cpu(base_config):
@@ -137,8 +151,8 @@ def test_two_device_chunks_finish(tmp_path):
       config.train.steps_per_call = 2
       config.train.compilation_cache_dir = ""
       s = train.setup(config)
-      run = train.train(s, config)
-      print("steps", run.step, len(s.devices))
+      progress = train.train(s, config)
+      print("steps", progress.step, len(s.devices))
   """)
   out = subprocess.run([sys.executable, "-c", script], capture_output=True,
                        text=True, timeout=300, check=False)
@@ -148,32 +162,18 @@ def test_two_device_chunks_finish(tmp_path):
 
 def test_chunked_run_checkpoints_at_chunk_ends_and_resumes(reference,
                                                            tmp_path):
-  # The per-step reference (resume_config: 20 steps/epoch, a checkpoint
-  # every 10 steps) redone in chunks of 5 steps on the fast path.
+  # The reference (resume_config: 20 steps/epoch, one step per chunk, a
+  # checkpoint every 10 steps) redone in chunks of 5 steps.
   config = resume_config.get_config()
   config.train.steps_per_call = 5
   workdir = tmp_path / "run"
   with pytest.raises(signals.RunInterrupted, match="at step 15/60"):
-    loop.run(config, str(workdir), [StopAt(13)])  # Mid-chunk: its end.
+    experiment.train_and_evaluate(config, str(workdir), [StopAt(13)])  # Mid-chunk: its end.
   assert checkpoint_steps(workdir) == [10, 15]
   config.checkpoint.every_steps = 7  # Due at 21, 28, ...: saved at 25, 30.
   with pytest.raises(signals.RunInterrupted, match="at step 25/60"):
-    loop.run(config, str(workdir), [StopAt(24)])
+    experiment.train_and_evaluate(config, str(workdir), [StopAt(24)])
   assert checkpoint_steps(workdir)[-1] == 25
   config.checkpoint.every_steps = 10
-  results = loop.run(config, str(workdir))
+  results = experiment.train_and_evaluate(config, str(workdir))
   assert_same_as_reference(workdir, results, reference)  # Bitwise.
-
-
-def test_logged_rates_stay_right_when_steps_arrive_in_bursts(base_config,
-                                                             tmp_path):
-  # Chunks of 20 steps reach the hooks at once; the logged examples/s must
-  # still spread each chunk's time over its steps (not ~0 s per window).
-  base_config.train.num_epochs = 2
-  base_config.train.compilation_cache_dir = ""
-  base_config.report.plots = base_config.report.tensorboard = False
-  loop.run(base_config, str(tmp_path))
-  rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").open()]
-  rates = [r["examples_per_second"] for r in rows if r["kind"] == "step"]
-  assert [r["step"] for r in rows if r["kind"] == "step"] == [10, 20, 30, 40]
-  assert max(rates) / min(rates) < 20, rates  # Compile time is in the first.

@@ -22,7 +22,7 @@ import resume_config
 from resume_helpers import (REPO, CONFIG_FILE, TOTAL_STEPS,  # noqa: F401
                             assert_same_as_reference, checkpoint_steps,
                             reference)
-from zoo.train import loop
+from zoo import experiment
 
 SLEEP_S = "0.05"  # Per training step: >= 3 s for the whole run.
 
@@ -77,7 +77,7 @@ def test_sigterm_then_kill9_then_resume_equals_uninterrupted_run(
 
   # 3. Resume once more (here, in-process): exactly the uninterrupted run.
   with caplog.at_level(logging.INFO, logger="absl"):
-    results = loop.run(resume_config.get_config(), str(workdir))
+    results = experiment.train_and_evaluate(resume_config.get_config(), str(workdir))
   assert f"resumed from step {latest} " in caplog.text
   assert_same_as_reference(workdir, results, reference)
 

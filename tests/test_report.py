@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from zoo import errors
+from zoo import experiment
 from zoo import report
 from zoo.report import compare as compare_lib
 from zoo.report import progress, schedule
-from zoo.train import loop
+from zoo.train import hooks
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONTROL = ("\r", "\x1b")  # Carriage returns and ANSI escapes: bar drawing.
@@ -44,7 +45,7 @@ def _config(**overrides):
 def finished(tmp_path_factory):
   """One 2-epoch run on digits: (workdir, results)."""
   workdir = tmp_path_factory.mktemp("run")
-  return workdir, loop.run(_config(), str(workdir))
+  return workdir, experiment.train_and_evaluate(_config(), str(workdir))
 
 
 def _rows(workdir):
@@ -99,7 +100,7 @@ def test_metrics_rows_agree_with_results(finished):
   assert results["best_validation_accuracy"] == max(val)
   assert results["best_validation_epoch"] == 1 + val.index(max(val))
   assert results["final_validation_accuracy"] == val[-1]
-  assert steps[-1]["train_loss"] == pytest.approx(results["final_train_loss"])
+  assert epochs[-1]["train_loss"] == pytest.approx(results["final_train_loss"])
   assert all(r["learning_rate"] == pytest.approx(1e-3) for r in steps)
   assert all(r["examples_per_second"] > 0 for r in steps + epochs)
   assert rows[-1] == {"kind": "test", "step": results["steps"], "epoch": 2,
@@ -188,7 +189,7 @@ def test_compare_table_and_flag(finished, tmp_path):
 
 
 def test_no_validation_no_tensorboard_no_plots(tmp_path):
-  results = loop.run(_config(**{
+  results = experiment.train_and_evaluate(_config(**{
       "train.num_epochs": 1, "data.validation_fraction": 0.0,
       "report.tensorboard": False, "report.plots": False}), str(tmp_path))
   assert results["best_validation_epoch"] is None
@@ -202,7 +203,7 @@ def test_no_validation_no_tensorboard_no_plots(tmp_path):
 def test_only_process_zero_writes_files(tmp_path, monkeypatch):
   monkeypatch.setattr(jax, "process_index", lambda: 1)
   workdir = tmp_path / "work"
-  results = loop.run(_config(**{"train.num_epochs": 1}), str(workdir))
+  results = experiment.train_and_evaluate(_config(**{"train.num_epochs": 1}), str(workdir))
   assert not workdir.exists() or not os.listdir(workdir)
   assert results["best_validation_epoch"] == 1  # Still computed.
   assert "files" not in results
@@ -217,25 +218,40 @@ def test_non_tty_output_has_no_progress_bar(tmp_path):
       cwd=REPO, capture_output=True, text=True, check=True)
   assert not any(c in proc.stdout + proc.stderr for c in CONTROL)
   assert "%|" not in proc.stdout + proc.stderr  # No tqdm bar either.
-  assert "step 5/" in proc.stderr and "validation loss" in proc.stderr
+  assert "step 20/20" in proc.stderr and "validation loss" in proc.stderr
   assert "run summary" in proc.stdout and "curves.png" in proc.stdout
 
 
-def _fake_run(epoch=0):
-  metrics = {"loss": np.array([0.5, 0.5]), "accuracy": np.array([0.75, 0.75])}
+def _fake_progress(step=0):
   return types.SimpleNamespace(setup=types.SimpleNamespace(steps_per_epoch=4),
-                               epoch=epoch, num_epochs=2, metrics=metrics)
+                               step=step, num_epochs=2, total_steps=8,
+                               train_seconds=1.0, files={},
+                               best_epoch=lambda: None)
+
+
+def _chunk(first, last, loss=0.5, accuracy=0.75, seconds=1.0, epoch=0):
+  n = last - first
+  return hooks.Chunk(first_step=first, last_step=last, epoch=epoch,
+                     metrics={"loss": np.full(n, loss, np.float32),
+                              "accuracy": np.full(n, accuracy, np.float32)},
+                     seconds=seconds, ends_epoch=last % 4 == 0)
+
+
+def _epoch(validation_loss=0.25, validation_accuracy=0.875):
+  return hooks.EpochSummary(epoch=1, step=4, train_loss=0.5,
+                            train_accuracy=0.75,
+                            validation_loss=validation_loss,
+                            validation_accuracy=validation_accuracy,
+                            seconds=2.0)
 
 
 def test_progress_bar_shows_loss_accuracy_and_rate():
   out = io.StringIO()
-  tracker = types.SimpleNamespace(epoch_record={
-      "validation_loss": 0.25, "validation_accuracy": 0.875})
-  hook = progress.ProgressHook(tracker, batch_size=8, enabled=True, file=out)
-  run = _fake_run()
-  for step in range(1, 5):
-    hook.after_step(run, step)
-  hook.on_epoch_end(run, 0)
+  hook = progress.ProgressHook(batch_size=8, enabled=True, file=out)
+  for first in range(4):
+    hook.on_chunk_end(_fake_progress(), _chunk(first, first + 1))
+  hook.on_epoch_end(_fake_progress(), _epoch())
+  hook.close()
   last = out.getvalue().split("\r")[-1]
   assert "epoch 1/2" in last and "100%" in last and "ex/s" in last
   assert "loss=0.5000" in last and "acc=0.7500" in last
@@ -244,17 +260,38 @@ def test_progress_bar_shows_loss_accuracy_and_rate():
 
 def test_progress_bar_is_off_when_file_is_not_a_terminal():
   out = io.StringIO()
-  hook = progress.ProgressHook(None, batch_size=8, file=out)
+  hook = progress.ProgressHook(batch_size=8, file=out)
   assert not hook.enabled
-  hook.after_step(_fake_run(), 1)
-  hook.on_epoch_end(_fake_run(), 0)
+  hook.on_chunk_end(_fake_progress(), _chunk(0, 1))
+  hook.on_epoch_end(_fake_progress(), _epoch())
+  hook.close()
   assert out.getvalue() == ""
+
+
+def test_step_records_come_at_chunks_that_pass_a_multiple():
+  # No clock: each chunk brings its own wall time, so the rates are exact.
+  tracker = report.MetricsTracker(log_every=4, batch_size=10,
+                                  learning_rate_fn=lambda count: 0.1)
+  tracker.on_train_start(_fake_progress())
+  records = []
+  for first, last, seconds, loss in ((0, 3, 3.0, 1.0), (3, 6, 1.0, 0.0),
+                                     (6, 7, 0.5, 2.0), (7, 8, 0.25, 4.0)):
+    tracker.on_chunk_end(_fake_progress(last),
+                         _chunk(first, last, loss=loss, seconds=seconds))
+    records.append(tracker.step_record)
+  assert records[0] is None and records[2] is None  # 3 and 7: no multiple.
+  second, last = records[1], records[3]
+  assert second["step"] == 6 and last["step"] == 8  # 6 passed 4; 8: the end.
+  assert second["examples_per_second"] == pytest.approx(60 / 4.0)
+  assert second["train_loss"] == pytest.approx(0.5)  # Steps 1..6.
+  assert last["examples_per_second"] == pytest.approx(20 / 0.75)
+  assert last["train_loss"] == pytest.approx(3.0)  # Steps 7 and 8.
 
 
 def test_log_lines_clear_the_bar_first():
   out = io.StringIO()
-  hook = progress.ProgressHook(None, batch_size=8, enabled=True, file=out)
-  hook.after_step(_fake_run(), 1)
+  hook = progress.ProgressHook(batch_size=8, enabled=True, file=out)
+  hook.on_chunk_end(_fake_progress(), _chunk(0, 1))
   stream = progress._BarSafeStream(out, hook)  # pylint: disable=protected-access
   stream.write("I0101 a log line")
   assert "a log line" not in out.getvalue()  # Waits for the whole line.
@@ -278,9 +315,21 @@ def test_metrics_writer_starts_fresh_files(tmp_path):
   (tmp_path / "metrics.jsonl").write_text('{"stale": 1}\n')
   tracker = types.SimpleNamespace(step_record=None, epoch_record=None)
   writer = report.MetricsWriter(tracker, str(tmp_path))
-  writer.on_train_start(None)
-  results = {"steps": 0, "test_loss": 1.0, "test_accuracy": 0.5}
-  writer.on_train_end(types.SimpleNamespace(num_epochs=1), results)
+  run = _fake_progress()
+  writer.on_train_start(run)
+  writer.on_train_end(run, {"loss": 1.0, "accuracy": 0.5})
   events = [f for f in os.listdir(tmp_path) if "tfevents" in f]
   assert len(events) == 1 and not events[0].endswith(".old")
   assert [r["kind"] for r in _rows(tmp_path)] == ["test"]
+  assert run.files["metrics"] == str(tmp_path / "metrics.jsonl")
+
+
+def test_metrics_writer_closes_its_files_when_the_run_fails(tmp_path):
+  tracker = types.SimpleNamespace(step_record=None, epoch_record=None)
+  writer = report.MetricsWriter(tracker, str(tmp_path))
+  writer.on_train_start(_fake_progress())
+  jsonl, tb = writer._jsonl, writer._tb  # pylint: disable=protected-access
+  writer.close()  # What the loop calls after an error or a signal.
+  assert jsonl.closed and writer._tb is None  # pylint: disable=W0212
+  writer.close()  # Twice is harmless.
+  del tb

@@ -20,8 +20,8 @@ import zoo
 from zoo import checkpoint
 from zoo import data
 from zoo.models import registry
-from zoo.experiment import evaluate_checkpoint
-from zoo.train import loop
+from zoo import experiment
+from zoo.train import divergence
 from zoo.train import signals
 
 
@@ -30,7 +30,7 @@ def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
   workdir = tmp_path / "run"
   with pytest.raises(signals.RunInterrupted,
                      match=r"SIGTERM at step 13/60.*resume from step 13"):
-    loop.run(resume_config.get_config(), str(workdir), [StopAt(13)])
+    experiment.train_and_evaluate(resume_config.get_config(), str(workdir), [StopAt(13)])
   assert checkpoint_steps(workdir)[-1] == 13  # Mid-epoch, off the interval.
   assert not (workdir / "results.json").exists()
   assert (workdir / "config.json").exists()
@@ -38,12 +38,12 @@ def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
   # epoch-end work (validation, the epoch's metric record).
   with caplog.at_level(logging.INFO, logger="absl"):
     with pytest.raises(signals.RunInterrupted, match="at step 40/60"):
-      loop.run(resume_config.get_config(), str(workdir), [StopAt(40)])
+      experiment.train_and_evaluate(resume_config.get_config(), str(workdir), [StopAt(40)])
   assert "resumed from step 13 (epoch 1, batch 13 of 20)" in caplog.text
   assert checkpoint_steps(workdir)[-1] == 40
   caplog.clear()
   with caplog.at_level(logging.INFO, logger="absl"):
-    results = loop.run(resume_config.get_config(), str(workdir))
+    results = experiment.train_and_evaluate(resume_config.get_config(), str(workdir))
   assert "resumed from step 40 (epoch 3, batch 0 of 20)" in caplog.text
   assert_same_as_reference(workdir, results, reference)
 
@@ -55,7 +55,7 @@ def test_more_epochs_and_other_logging_continue_the_run(reference, tmp_path,
   config.train.num_epochs = 4
   config.train.log_every_steps = 7
   with caplog.at_level(logging.INFO, logger="absl"):
-    results = loop.run(config, str(workdir))
+    results = experiment.train_and_evaluate(config, str(workdir))
   assert f"resumed from step {TOTAL_STEPS}" in caplog.text
   assert "train.num_epochs: 3 -> 4" in caplog.text
   assert results["steps"] == TOTAL_STEPS + STEPS_PER_EPOCH
@@ -72,7 +72,7 @@ def test_incompatible_config_is_an_error_naming_the_fields(reference,
   config.optimizer.name = "sgd"
   config.train.num_epochs = 5  # Harmless: not named.
   with pytest.raises(zoo.ConfigError) as e:
-    loop.run(config, str(workdir))
+    experiment.train_and_evaluate(config, str(workdir))
   message = str(e.value)
   assert "model.slow_mlp.hidden_sizes: [32, 32] -> [16, 16]" in message
   assert "optimizer.name: 'adam' -> 'sgd'" in message
@@ -95,7 +95,7 @@ def test_damaged_latest_checkpoint_is_skipped(reference, tmp_path, caplog):
   partial = workdir / "checkpoints" / "70.orbax-checkpoint-tmp"
   partial.mkdir()  # And what a crash mid-save leaves.
   with caplog.at_level(logging.INFO, logger="absl"):
-    results = loop.run(resume_config.get_config(), str(workdir))
+    results = experiment.train_and_evaluate(resume_config.get_config(), str(workdir))
   assert "Skipping a damaged checkpoint" in caplog.text
   assert "resumed from step 50" in caplog.text
   moved = os.listdir(workdir / checkpoint.CORRUPT_SUBDIR)
@@ -112,8 +112,8 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(
   base_config.optimizer.learning_rate = 1e3  # Absurd: diverges in 3 steps.
   base_config.checkpoint.every_steps = 2
   base_config.checkpoint.min_interval_s = 0.0
-  with pytest.raises(signals.DivergedError) as e:
-    loop.run(base_config, str(tmp_path))
+  with pytest.raises(divergence.DivergedError) as e:
+    experiment.train_and_evaluate(base_config, str(tmp_path))
   message = str(e.value)
   bad_step = int(re.search(r"diverged at step (\d+)", message).group(1))
   assert "loss is nan" in message or "NaN/Inf" in message
@@ -148,7 +148,7 @@ def test_load_returns_probabilities_and_reimports_the_user_model(
 
 def test_eval_mode_without_checkpoint_says_train_first(base_config, tmp_path):
   with pytest.raises(checkpoint.CheckpointError, match="Train first"):
-    evaluate_checkpoint.run_eval(base_config, str(tmp_path))
+    experiment.evaluate_checkpoint(base_config, str(tmp_path))
 
 
 def test_eval_mode_on_one_device_reproduces_the_two_device_results(
@@ -190,7 +190,7 @@ def test_load_applies_the_saved_table_standardisation(base_config, tmp_path):
   base_config.model.name = "logistic"
   base_config.train.num_epochs = 3
   base_config.optimizer.learning_rate = 0.05
-  results = loop.run(base_config, str(tmp_path / "run"))
+  results = experiment.train_and_evaluate(base_config, str(tmp_path / "run"))
   predictor = zoo.load(str(tmp_path / "run"))
   assert predictor.preprocessing["feature_columns"] == ["a", "b"]
   raw = np.stack([a, b], axis=1)

@@ -9,6 +9,7 @@ import zoo
 from zoo.config import validation
 from zoo import data
 from zoo.runtime import parallel
+from zoo import experiment
 from zoo import train
 
 
@@ -63,7 +64,7 @@ def test_divisibility_message():
 def test_one_epoch_on_two_devices_learns(base_config, tmp_path, model):
   base_config.model.name = model
   base_config.optimizer.learning_rate = 1e-2  # One short epoch must learn.
-  results = train.run(base_config, str(tmp_path))
+  results = experiment.train_and_evaluate(base_config, str(tmp_path))
   assert results["num_devices"] == jax.local_device_count() == 2
   assert results["dataset"] == "digits"
   expected = data.load(base_config.data, base_config.seed)
@@ -78,10 +79,10 @@ def test_one_epoch_on_two_devices_learns(base_config, tmp_path, model):
 def test_same_seed_same_result_other_seed_differs(base_config, tmp_path):
   base_config.model.name = "mlp"
   base_config.model.mlp.dropout_rate = 0.3  # Randomness inside the step too.
-  a = train.run(base_config, str(tmp_path / "a"))
-  b = train.run(base_config, str(tmp_path / "b"))
+  a = experiment.train_and_evaluate(base_config, str(tmp_path / "a"))
+  b = experiment.train_and_evaluate(base_config, str(tmp_path / "b"))
   base_config.seed = 1
-  c = train.run(base_config, str(tmp_path / "c"))
+  c = experiment.train_and_evaluate(base_config, str(tmp_path / "c"))
   assert a["test_accuracy"] == b["test_accuracy"]
   assert a["test_loss"] == b["test_loss"]
   assert a["test_loss"] != c["test_loss"]

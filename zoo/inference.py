@@ -21,7 +21,7 @@ import ml_collections
 import numpy as np
 
 from zoo import checkpoint
-from zoo.config import resume_rules
+from zoo.config import serialize
 from zoo import errors
 from zoo.models import registry
 from zoo.train import optim
@@ -65,7 +65,7 @@ class Predictor:
 def build_from_meta(meta: dict[str, Any]):
   """The config, forward and a state shaped like the checkpoint's (zeros, to
   restore into) that a checkpoint's meta describes."""
-  config = resume_rules.from_jsonable(meta["config"])
+  config = serialize.from_jsonable(meta["config"])
   user_modules.import_user_modules(config.model.module)
   data = meta["dataset"]
   forward = registry.build_forward(config.model.name, data["num_classes"],

@@ -14,14 +14,10 @@ import numpy as np
 
 from zoo import checkpoint
 from zoo import errors
+from zoo.runtime import files
 from zoo.train.state import TrainState
 
 _NONE, _FAILED = -1, -2  # Status codes broadcast by process 0.
-
-
-def is_writer() -> bool:
-  """True on the process that reads and writes checkpoints (process 0)."""
-  return jax.process_index() == 0
 
 
 def share_restored(
@@ -36,7 +32,7 @@ def share_restored(
   if jax.process_count() == 1:
     return restore()
   restored, error = None, None
-  if is_writer():
+  if files.is_writer():
     try:
       restored = restore()
     except errors.ZooError as e:
@@ -60,17 +56,15 @@ def share_restored(
                              {}, where)
 
 
-def agreed_stop(local_signum: Optional[int], sync: bool) -> Optional[int]:
+def agreed_stop(local_signum: Optional[int]) -> Optional[int]:
   """The stop signal all processes act on now, or None.
 
-  Single-process: `local_signum`. Multi-process: at `sync` points (the same
-  steps on every process) the first signal any process received; elsewhere
-  None, so that no process stops alone.
+  Single-process: `local_signum`. Multi-process: the first signal any
+  process received; every process must call it at the same point (a chunk
+  end), so that all stop together and none alone.
   """
   if jax.process_count() == 1:
     return local_signum
-  if not sync:
-    return None
   gathered = multihost_utils.process_allgather(np.int32(local_signum or 0))
   received = [int(s) for s in np.ravel(gathered) if s]
   return received[0] if received else None

@@ -1,4 +1,4 @@
-"""The config a run was trained with: saved in its workdir, checked on resume.
+"""Which config changes a checkpoint may be resumed (or evaluated) under.
 
 A checkpoint may be resumed (or evaluated) with a different config only where
 the difference leaves its meaning intact. Fields that decide what the
@@ -8,45 +8,12 @@ its step means (seed, data split, batch size) must match; any other field
 may change.
 """
 
-import json
-import os
 from typing import Any
 
 import ml_collections
-import numpy as np
 
 from zoo import errors
-
-CONFIG_FILE = "config.json"
-
-
-def to_jsonable(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """The config as plain JSON values (tuples become lists)."""
-  return json.loads(json.dumps(config.to_dict(), default=_default))
-
-
-def _default(x: Any) -> Any:
-  if isinstance(x, (np.generic, np.ndarray)):
-    return x.tolist()
-  if isinstance(x, tuple):
-    return list(x)
-  return str(x)
-
-
-def from_jsonable(d: dict[str, Any]) -> ml_collections.ConfigDict:
-  """A ConfigDict from `to_jsonable`'s output (e.g. a saved config.json)."""
-  return ml_collections.ConfigDict(d)
-
-
-def save(workdir: str, config: ml_collections.ConfigDict) -> str:
-  """Writes WORKDIR/config.json atomically; returns its path."""
-  path = os.path.join(workdir, CONFIG_FILE)
-  os.makedirs(workdir, exist_ok=True)
-  tmp = f"{path}.tmp.{os.getpid()}"
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(to_jsonable(config), f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
-  return path
+from zoo.config import serialize
 
 
 def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
@@ -60,22 +27,13 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
           "train.batch_size", "train.full_batch", "optimizer")
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-  if not isinstance(d, dict):
-    return {prefix: d}
-  out = {}
-  for k, v in d.items():
-    out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-  return out
-
-
 _ABSENT = "<absent>"
 
 
 def differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
   """'field: saved -> now' for every state field that differs."""
   prefixes = state_fields(saved) + state_fields(now)
-  flat_saved, flat_now = _flatten(saved), _flatten(now)
+  flat_saved, flat_now = serialize.flatten(saved), serialize.flatten(now)
   out = []
   for field in sorted(set(flat_saved) | set(flat_now)):
     if not any(field == p or field.startswith(p + ".") for p in prefixes):
@@ -92,7 +50,7 @@ def check_resumable(saved: dict[str, Any],
 
   `saved` is the config dict stored with the checkpoint `where`.
   """
-  diffs = differences(saved, to_jsonable(config))
+  diffs = differences(saved, serialize.to_jsonable(config))
   if diffs:
     raise errors.ConfigError(
         f"The checkpoint {where} was trained with another config; these "
@@ -106,7 +64,7 @@ def changed_fields(saved: dict[str, Any],
                    config: ml_collections.ConfigDict) -> list[str]:
   """'field: saved -> now' for every field that changed (all of them
   harmless once `check_resumable` passed)."""
-  flat_saved, flat_now = _flatten(saved), _flatten(to_jsonable(config))
+  flat_saved, flat_now = serialize.flatten(saved), serialize.flatten(serialize.to_jsonable(config))
   return [f"{k}: {flat_saved.get(k, _ABSENT)!r} -> {flat_now.get(k, _ABSENT)!r}"
           for k in sorted(set(flat_saved) | set(flat_now))
           if flat_saved.get(k, _ABSENT) != flat_now.get(k, _ABSENT)]

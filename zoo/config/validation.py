@@ -23,6 +23,18 @@ def _positive_int(config: ml_collections.ConfigDict, field: str) -> None:
     _fail(field, value, "it must be a positive integer")
 
 
+def _int_at_least(config: ml_collections.ConfigDict, field: str,
+                  low: int) -> None:
+  value = _get(config, field)
+  if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    _fail(field, value, f"it must be an integer >= {low}")
+
+
+def _boolean(config: ml_collections.ConfigDict, field: str) -> None:
+  if not isinstance(_get(config, field), bool):
+    _fail(field, _get(config, field), "it must be True or False")
+
+
 def _number_in(config, field: str, low: float, high: float,
                low_open: bool = False) -> None:
   value = _get(config, field)
@@ -52,7 +64,12 @@ def _get(config: ml_collections.ConfigDict, field: str) -> Any:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-  """Raises `ConfigError` on the first field the zoo cannot use."""
+  """Raises `ConfigError` on the first field the zoo cannot use.
+
+  The one check of a whole config, called once, before anything else runs
+  (`zoo.experiment`). Model hyperparameters are checked by the models
+  themselves, data paths by the data sources.
+  """
   for field in ("model.name", "data.name"):
     value = _get(config, field)
     if not isinstance(value, str) or not value:
@@ -75,9 +92,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number_in(config, "optimizer.weight_decay", 0.0, 1e3)
   _number_in(config, "optimizer.momentum", 0.0, 1.0)
   _number_in(config, "optimizer.l2", 0.0, 1e3)
-  if not isinstance(_get(config, "train.full_batch"), bool):
-    _fail("train.full_batch", config.train.full_batch,
-          "it must be True or False")
+  _boolean(config, "train.full_batch")
   _one_of(config, "optimizer.name", OPTIMIZERS)
   _one_of(config, "optimizer.schedule", SCHEDULES)
   _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
@@ -86,3 +101,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
   for field in ("distributed.initialization_timeout_s",
                 "distributed.heartbeat_timeout_s"):
     _positive_int(config, field)
+  for field in ("checkpoint.every_steps", "checkpoint.every_epochs"):
+    _int_at_least(config, field, 0)
+  _int_at_least(config, "checkpoint.keep", 1)
+  _number_in(config, "checkpoint.min_interval_s", 0.0, 1e9)
+  for field in ("report.progress_bar", "report.tensorboard", "report.plots",
+                "data.allow_fallback"):
+    _boolean(config, field)

@@ -16,15 +16,14 @@ from absl import logging
 import ml_collections
 
 from zoo import errors
-from zoo.data.batching import eval_batches, train_batches
+from zoo.data.batching import eval_batches
 from zoo.data.csv_table import load_csv
 from zoo.data.dataset import Dataset, Split
 from zoo.data.digits import load_digits
 from zoo.data.idx import load_mnist_dir
 from zoo.data import tfds_mnist
 
-__all__ = ["Dataset", "Split", "load", "list_datasets", "train_batches",
-           "eval_batches"]
+__all__ = ["Dataset", "Split", "eval_batches", "list_datasets", "load"]
 
 
 def _load_mnist(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:

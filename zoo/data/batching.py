@@ -1,13 +1,12 @@
-"""Batches of host arrays: shuffled train batches and padded eval batches.
+"""Each epoch's training order (drawn on a device) and padded eval batches.
 
-Batch order and content depend only on the seed, the epoch and the global
+The order and the batches depend only on the seed, the epoch and the global
 batch size. With several processes every process computes the same global
 batches and keeps only its `rows` (`zoo.runtime.parallel.process_rows`).
 
 Each epoch's example order is `device_epoch_permutation(n, seed, epoch)`,
-drawn with `jax.random` on a device: the per-step loop reads it back to the
-host, the chunked loop (zoo/train/chunks.py) uses it where it is, so both
-visit the same examples in the same order.
+drawn with `jax.random` on a device, where the training chunks
+(zoo/train/chunks.py) index the device-resident split with it.
 """
 
 import functools
@@ -40,27 +39,6 @@ def device_epoch_permutation(num_examples: int, seed: int, epoch: int,
   """
   with jax.default_device(device or jax.local_devices()[0]):
     return _permutation(num_examples, jax.random.key(seed), np.int32(epoch))
-
-
-def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
-  """`device_epoch_permutation`, as a host array."""
-  return np.asarray(device_epoch_permutation(num_examples, seed, epoch))
-
-
-def train_batches(split: Split, batch_size: int, seed: int,
-                  epoch: int, start_step: int = 0,
-                  rows: slice = slice(None)) -> Iterator[Batch]:
-  """Yields the epoch's full batches `{'inputs': [b, ...], 'labels': [b]}`.
-
-  The last partial batch is dropped; the next epoch's shuffle uses it.
-  Starts at batch `start_step` of the epoch (for resuming). `rows` keeps only
-  those rows of each global batch of `batch_size` (this process's share), and
-  only they are read.
-  """
-  order = epoch_permutation(len(split), seed, epoch)
-  for step in range(start_step, len(split) // batch_size):
-    idx = order[step * batch_size:(step + 1) * batch_size][rows]
-    yield {"inputs": split.inputs[idx], "labels": split.labels[idx]}
 
 
 def eval_batches(split: Split, batch_size: int,

@@ -37,24 +37,31 @@ def classification_report(labels: np.ndarray, predictions: np.ndarray,
   return text, table
 
 
+def report_fields(labels: np.ndarray, predictions: np.ndarray,
+                  class_names: Sequence[str]) -> dict[str, Any]:
+  """results.json's fields about the test split's classes: `class_names`,
+  `classification_report` (a dict) and `confusion_matrix`."""
+  _, table = classification_report(labels, predictions, class_names)
+  return {"class_names": list(class_names), "classification_report": table,
+          "confusion_matrix": confusion_matrix(
+              labels, predictions, len(class_names)).tolist()}
+
+
 class ClassificationHook(hooks.Hook):
-  """Adds the test report and confusion matrix to results; writes the text
-  report to `workdir/classification_report.txt` (process 0 only)."""
+  """Writes the test split's report to `workdir/classification_report.txt`
+  at the end of the run (process 0 only)."""
 
   def __init__(self, workdir: str):
     self.workdir = workdir
 
-  def on_train_end(self, run: Any, results: dict[str, Any]) -> None:
-    ds = run.setup.dataset
-    labels, predictions = ds.test.labels, run.test["predictions"]
-    text, table = classification_report(labels, predictions, ds.class_names)
-    results["class_names"] = list(ds.class_names)
-    results["classification_report"] = table
-    results["confusion_matrix"] = confusion_matrix(
-        labels, predictions, ds.num_classes).tolist()
-    if files.is_writer():
-      path = os.path.join(self.workdir, REPORT_FILE)
-      header = (f"{results['model']} on {results['dataset']}: test split, "
-                f"{len(labels)} examples\n\n")
-      files.write_text(path, header + text)
-      files.record(results, "classification_report", path)
+  def on_train_end(self, progress: Any, test: dict[str, Any]) -> None:
+    if not files.is_writer():
+      return
+    ds = progress.setup.dataset
+    text, _ = classification_report(ds.test.labels, test["predictions"],
+                                    ds.class_names)
+    path = os.path.join(self.workdir, REPORT_FILE)
+    header = (f"{progress.config.model.name} on {ds.name}: test split, "
+              f"{len(ds.test)} examples\n\n")
+    files.write_text(path, header + text)
+    progress.files["classification_report"] = path

@@ -39,16 +39,14 @@ class MetricsWriter(hooks.Hook):
     self._jsonl: Optional[TextIO] = None
     self._tb: Any = None
 
-  def on_train_start(self, run: Any) -> None:
-    """A new run starts its files anew; a resumed one (run.step > 0) keeps
-    the records up to its checkpoint and hands them to the tracker."""
+  def on_train_start(self, progress: Any) -> None:
+    """A new run starts its files anew; a resumed one (progress.step > 0)
+    keeps the records up to its checkpoint."""
     if not files.is_writer():
       return
-    start = getattr(run, "step", 0)
+    start = progress.step
     path = os.path.join(self.workdir, METRICS_FILE)
     kept = records_until(path, start) if start else []
-    if kept:
-      self.tracker.resume(kept)
     files.write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
     self._jsonl = open(path, "a", encoding="utf-8")
     if not start:
@@ -60,29 +58,35 @@ class MetricsWriter(hooks.Hook):
       self._tb = tensorboardX.SummaryWriter(
           logdir=self.workdir, purge_step=start + 1 if start else None)
 
-  def after_step(self, run: Any, step: int) -> None:
+  def on_chunk_end(self, progress: Any, chunk: hooks.Chunk) -> None:
     if self.tracker.step_record is not None:
       self._write(self.tracker.step_record, _STEP_TAGS)
 
-  def on_epoch_end(self, run: Any, epoch: int) -> None:
+  def on_epoch_end(self, progress: Any, epoch: hooks.EpochSummary) -> None:
     self._write(self.tracker.epoch_record, _EPOCH_TAGS)
 
-  def on_train_end(self, run: Any, results: dict[str, Any]) -> None:
+  def on_train_end(self, progress: Any, test: dict[str, Any]) -> None:
     if self._jsonl is None:
       return
-    test = {"kind": "test", "step": results["steps"],
-            "epoch": run.num_epochs, "test_loss": results["test_loss"],
-            "test_accuracy": results["test_accuracy"]}
-    self._write(test, {"test_loss": "test/loss",
-                       "test_accuracy": "test/accuracy"})
-    self._jsonl.close()
-    self._jsonl = None
-    files.record(results, "metrics", os.path.join(self.workdir, METRICS_FILE))
+    row = {"kind": "test", "step": progress.step,
+           "epoch": progress.num_epochs, "test_loss": test["loss"],
+           "test_accuracy": test["accuracy"]}
+    self._write(row, {"test_loss": "test/loss",
+                      "test_accuracy": "test/accuracy"})
+    self.close()
+    progress.files["metrics"] = os.path.join(self.workdir, METRICS_FILE)
+    events = _event_files(self.workdir) if self.tensorboard else []
+    if events:
+      progress.files["tensorboard"] = max(events, key=os.path.getmtime)
+
+  def close(self) -> None:
+    """Closes metrics.jsonl and the TensorBoard writer (idempotent)."""
+    if self._jsonl is not None:
+      self._jsonl.close()
+      self._jsonl = None
     if self._tb is not None:
       self._tb.close()
-      events = _event_files(self.workdir)
-      if events:
-        files.record(results, "tensorboard", max(events, key=os.path.getmtime))
+      self._tb = None
 
   def _write(self, record: dict[str, Any], tags: dict[str, str]) -> None:
     if self._jsonl is None:

@@ -11,7 +11,6 @@ import numpy as np
 
 from zoo.report import classification
 from zoo.runtime import files
-from zoo.report.tracker import MetricsTracker
 from zoo.train import hooks
 
 CURVES_FILE = "curves.png"
@@ -86,26 +85,28 @@ def _save(fig: Any, path: str) -> None:
 
 
 class PlotsHook(hooks.Hook):
-  """Writes curves.png (from `tracker`) and the test confusion_matrix.png
-  into `workdir` at the end of the run (process 0 only)."""
+  """Writes curves.png (the run's epoch history) and the test split's
+  confusion_matrix.png into `workdir` at the end of the run (process 0)."""
 
-  def __init__(self, tracker: MetricsTracker, workdir: str):
-    self.tracker, self.workdir = tracker, workdir
+  def __init__(self, workdir: str):
+    self.workdir = workdir
 
-  def on_train_end(self, run: Any, results: dict[str, Any]) -> None:
+  def on_train_end(self, progress: Any, test: dict[str, Any]) -> None:
     if not files.is_writer():
       return
-    name = f"{results['model']} on {results['dataset']}"
-    if self.tracker.history:
+    ds = progress.setup.dataset
+    name = f"{progress.config.model.name} on {ds.name}"
+    if progress.history:
       path = os.path.join(self.workdir, CURVES_FILE)
-      plot_curves(self.tracker.history, path, name, self.tracker.best_epoch)
-      files.record(results, "curves", path)
-    ds = run.setup.dataset
+      best = progress.best_epoch()
+      plot_curves(progress.history, path, name,
+                  best["epoch"] if best else None)
+      progress.files["curves"] = path
     matrix = classification.confusion_matrix(
-        ds.test.labels, run.test["predictions"], ds.num_classes)
+        ds.test.labels, test["predictions"], ds.num_classes)
     path = os.path.join(self.workdir, CONFUSION_FILE)
     plot_confusion_matrix(
         matrix, ds.class_names, path,
-        f"{name}: test accuracy {results['test_accuracy']:.4f} "
+        f"{name}: test accuracy {test['accuracy']:.4f} "
         f"({len(ds.test)} examples)")
-    files.record(results, "confusion_matrix", path)
+    progress.files["confusion_matrix"] = path

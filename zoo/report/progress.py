@@ -9,28 +9,26 @@ import time
 from typing import Any, Optional, TextIO
 
 from absl import logging as absl_logging
-import jax
+import numpy as np
 import tqdm
 
 from zoo.runtime import files
-from zoo.report.tracker import MetricsTracker
 from zoo.train import hooks
 
 
 class ProgressHook(hooks.Hook):
   """One bar per epoch: examples done, examples/s, running train loss and
   accuracy (refreshed every `refresh_seconds`), and at the epoch's end its
-  validation loss and accuracy from `tracker` (which must come before it).
+  validation loss and accuracy.
 
   `enabled=None` shows the bar iff `file` (default stdout) is a terminal and
   this is process 0. While a bar is shown on stdout, absl log lines clear it
   before they are written and redraw it after, so neither breaks the other.
   """
 
-  def __init__(self, tracker: Optional[MetricsTracker], batch_size: int,
-               enabled: Optional[bool] = None, file: Optional[TextIO] = None,
-               refresh_seconds: float = 0.5):
-    self.tracker, self.batch_size = tracker, batch_size
+  def __init__(self, batch_size: int, enabled: Optional[bool] = None,
+               file: Optional[TextIO] = None, refresh_seconds: float = 0.5):
+    self.batch_size = batch_size
     self.file = file or sys.stdout
     if enabled is None:
       enabled = _is_terminal(self.file) and files.is_writer()
@@ -39,51 +37,52 @@ class ProgressHook(hooks.Hook):
     self._bar: Any = None
     self._saved_stream: Any = None
 
-  def on_train_start(self, run: Any) -> None:
+  def on_train_start(self, progress: Any) -> None:
     if self._redirect:
       handler = _absl_python_handler()
       self._saved_stream = handler.stream
       handler.stream = _BarSafeStream(handler.stream, self)
 
-  def after_step(self, run: Any, step: int) -> None:
+  def on_chunk_end(self, progress: Any, chunk: hooks.Chunk) -> None:
     if not self.enabled:
       return
     if self._bar is None:
       self._bar = tqdm.tqdm(
-          total=run.setup.steps_per_epoch * self.batch_size, unit=" ex",
+          total=progress.setup.steps_per_epoch * self.batch_size, unit=" ex",
           unit_scale=True, file=self.file, dynamic_ncols=True, leave=True,
-          desc=f"epoch {run.epoch + 1}/{run.num_epochs}")
-      self._pending, self._sums, self._last = [], [0.0, 0.0, 0], 0.0
-    self._bar.update(self.batch_size)
-    self._pending.append(run.metrics)
+          desc=f"epoch {chunk.epoch + 1}/{progress.num_epochs}")
+      self._sums = [0.0, 0.0, 0]
+      self._last = 0.0
+    self._bar.update(chunk.num_steps * self.batch_size)
+    self._sums[0] += float(np.sum(chunk.metrics["loss"]))
+    self._sums[1] += float(np.sum(chunk.metrics["accuracy"]))
+    self._sums[2] += chunk.num_steps
     if time.perf_counter() - self._last >= self.refresh_seconds:
       self._bar.set_postfix(self._running_means(), refresh=False)
       self._last = time.perf_counter()
 
-  def on_epoch_end(self, run: Any, epoch: int) -> None:
+  def on_epoch_end(self, progress: Any, epoch: hooks.EpochSummary) -> None:
     if self._bar is None:
       return
     postfix = self._running_means()
-    record = self.tracker.epoch_record if self.tracker else None
-    if record and record["validation_accuracy"] is not None:
-      postfix["val_loss"] = f"{record['validation_loss']:.4f}"
-      postfix["val_acc"] = f"{record['validation_accuracy']:.4f}"
+    if epoch.validation_accuracy is not None:
+      postfix["val_loss"] = f"{epoch.validation_loss:.4f}"
+      postfix["val_acc"] = f"{epoch.validation_accuracy:.4f}"
     self._bar.set_postfix(postfix, refresh=False)
     self._bar.close()
     self._bar = None
 
-  def on_train_end(self, run: Any, results: dict[str, Any]) -> None:
+  def close(self) -> None:
+    """Closes an open bar and gives the log stream back."""
+    if self._bar is not None:
+      self._bar.close()
+      self._bar = None
     if self._saved_stream is not None:
       _absl_python_handler().stream = self._saved_stream
       self._saved_stream = None
 
   def _running_means(self) -> dict[str, str]:
-    """The epoch's mean train loss and accuracy so far (fetches new steps)."""
-    for m in jax.device_get(self._pending):
-      self._sums[0] += float(m["loss"][0])
-      self._sums[1] += float(m["accuracy"][0])
-      self._sums[2] += 1
-    self._pending = []
+    """The epoch's mean train loss and accuracy so far."""
     n = max(self._sums[2], 1)
     return {"loss": f"{self._sums[0] / n:.4f}",
             "acc": f"{self._sums[1] / n:.4f}"}

@@ -21,6 +21,7 @@ Nothing waits forever:
 """
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -37,7 +38,6 @@ from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
-from zoo.config import validation
 from zoo import errors
 
 # JAX's own join timeout is longer than ours, so that ours (with its clearer
@@ -108,16 +108,25 @@ def _split_address(address: str) -> tuple[str, int]:
   return host.strip("[]"), int(port)
 
 
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+  """launch.py's multi-process flags (None: not given)."""
+  coordinator_address: Optional[str] = None
+  num_processes: Optional[int] = None
+  process_id: Optional[int] = None
+
+
 def initialize(config: ml_collections.ConfigDict,
-               coordinator_address: Optional[str] = None,
-               num_processes: Optional[int] = None,
-               process_id: Optional[int] = None) -> bool:
+               cluster: Optional[Cluster] = None) -> bool:
   """Joins the other processes of the run; returns whether there are any.
 
-  Call before anything touches a JAX device. A no-op (False) for a
-  single-process run. Only process 0 keeps logging at INFO level.
+  Call before anything touches a JAX device, with a validated config. A
+  no-op (False) for a single-process run. Only process 0 keeps logging at
+  INFO level.
   """
-  validation.validate(config)
+  cluster = cluster or Cluster()
+  coordinator_address = cluster.coordinator_address
+  num_processes, process_id = cluster.num_processes, cluster.process_id
   if not requested(coordinator_address, num_processes, process_id):
     return False
   check_flags(coordinator_address, num_processes, process_id)
@@ -141,7 +150,7 @@ def initialize(config: ml_collections.ConfigDict,
                "%d here.", jax.process_index(), jax.process_count(),
                coordinator_address or "(auto-detected)", jax.device_count(),
                jax.local_device_count())
-  if not is_main_process():
+  if jax.process_index() != 0:
     logging.set_verbosity(logging.WARNING)  # Process 0 logs for the run.
   check_same_config(config)
   return True
@@ -166,11 +175,6 @@ def check_same_config(config: ml_collections.ConfigDict) -> None:
         f"(this is process {jax.process_index()}). Start every process with "
         "the same --config and --config.* flags (only data paths may "
         "differ).")
-
-
-def is_main_process() -> bool:
-  """True on process 0, the one that logs and writes results."""
-  return jax.process_index() == 0
 
 
 @contextlib.contextmanager

@@ -1,10 +1,11 @@
-"""Who writes files (process 0 only) and how (atomically), and the record of
-what was written, kept in `results['files']`."""
+"""Who writes files (process 0 only) and how (atomically: whole or absent)."""
 
+import json
 import os
 from typing import Any
 
 import jax
+import numpy as np
 
 
 def is_writer() -> bool:
@@ -21,6 +22,17 @@ def write_text(path: str, text: str) -> None:
   os.replace(tmp, path)
 
 
-def record(results: dict[str, Any], name: str, path: str) -> None:
-  """Notes in `results['files']` that the output `path` was written."""
-  results.setdefault("files", {})[name] = path
+def write_json(path: str, obj: Any, sort_keys: bool = False) -> None:
+  """Writes `obj` as indented JSON atomically (numpy values and tuples as
+  lists, anything else unknown as its str)."""
+  write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys,
+                              default=jsonable) + "\n")
+
+
+def jsonable(x: Any) -> Any:
+  """`json.dumps`'s `default`: numpy values and tuples as lists, else str."""
+  if isinstance(x, (np.generic, np.ndarray)):
+    return x.tolist()
+  if isinstance(x, tuple):
+    return list(x)
+  return str(x)

@@ -124,16 +124,3 @@ def check_divisible(batch_size: int, num_devices: int) -> None:
         f"config.train.batch_size={batch_size} does not divide evenly over "
         f"the {num_devices} devices{where}. Use a multiple of {num_devices}, "
         f"e.g. --config.train.batch_size={lower} or {upper}.")
-
-
-def max_steps_in_flight(devices: Sequence[jax.Device]) -> int:
-  """How many pmapped steps may be queued before the host waits.
-
-  Several multi-device CPU collectives queued asynchronously can deadlock
-  ("Termination timeout for all reduce"), so on several CPU devices (of one
-  or several processes) the host waits for each step. Elsewhere a short queue
-  keeps the devices busy.
-  """
-  if len(devices) > 1 and devices[0].platform == "cpu":
-    return 1
-  return 8

@@ -1,56 +1,106 @@
-"""The fast path: many train steps per compiled call, data on the devices.
+"""Chunks of train steps: many steps per compiled call, data on the devices.
 
-The training split is copied once to every device. Each epoch's example
-order is drawn on a device (`batching.device_epoch_permutation`, the same
-order the per-step path reads back to the host). A chunk of steps is one
-pmapped call: a `lax.scan` of the per-device train step, each step slicing
-its batch out of the device-resident split, with the state donated. The
-host sees the chunk's stacked metrics once, at its end.
+Every step of training runs inside a chunk: one pmapped call that runs a
+`lax.scan` of the per-device train step over `num_steps` steps, with the
+state donated. The host sees the chunk's stacked metrics once, at its end.
+`train.steps_per_call=1` is a chunk of one step.
 
-Shapes per device (`b = batch_size // num_devices`, `n` train examples):
-  inputs `[n, prod(input_shape)]`, labels `[n]`, order `[n]` int32; step `i` of a
-  chunk starting at batch `start` of the epoch takes
-  `order[(start + i) * batch_size + device * b:][:b]`, exactly the rows
-  `parallel.shard` gives that device in the per-step path.
+The batch source is the one thing that varies inside a chunk. Today's,
+`DeviceResidentBatches`, copies the training split once to every device and
+gathers each step's batch by the epoch's example order, drawn on a device
+(`batching.device_epoch_permutation`). Another source (a host-fed stream of
+stacked batches, on-device augmentation) implements the same two methods,
+`chunk_args` on the host and `batch` inside the compiled chunk.
 """
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from zoo.runtime import parallel
 from zoo.data import batching
 from zoo.data.dataset import Split
+from zoo.runtime import parallel
 from zoo.train.state import TrainState
 
-TrainStep = Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, Any]]
+Batch = dict[str, jax.Array]
+TrainStep = Callable[[TrainState, Batch], tuple[TrainState, Any]]
 
 
-def make_chunk(train_step: TrainStep, per_device_batch: int, num_devices: int,
-               num_steps: int, unroll: int,
-               input_shape: tuple[int, ...]) -> Callable[..., Any]:
-  """Returns `chunk(state, inputs, labels, order, start) -> (state, metrics)`.
+class BatchSource(Protocol):
+  """Where a chunk's batches come from."""
 
-  Per device: `inputs` `[n, prod(input_shape)]` (flat: XLA:CPU copies a
-  split with size-1 dimensions, e.g. MNIST's channel, into the loop on every
-  call); `metrics` leaves are stacked `[num_steps]`. `unroll` is
-  `lax.scan`'s: 1 keeps a loop, `num_steps` unrolls it fully.
+  def chunk_args(self, epoch: int, start: int, num_steps: int) -> Any:
+    """Device arrays for batches `start .. start + num_steps - 1` of
+    `epoch`, each leaf with a leading axis over this process's devices."""
+
+  def batch(self, args: Any, start: jax.Array, i: jax.Array) -> Batch:
+    """Inside the chunk, per device: batch `start + i` of the epoch,
+    `{'inputs': [b, *input_shape], 'labels': [b]}` with `b` the per-device
+    batch. `args` is this device's slice of `chunk_args(...)`."""
+
+
+class DeviceResidentBatches:
+  """The training split on every device; step `s` of an epoch takes
+  `order[s * batch_size + device * b:][:b]` on each device (`b` the
+  per-device batch), where `order` is the epoch's permutation.
+
+  Shapes per device (`n` training examples): inputs `[n, prod(input_shape)]`
+  (flat: XLA:CPU copies a split with size-1 dimensions, e.g. MNIST's
+  channel, into the loop on every call), labels `[n]`, order `[n]` int32.
   """
-  global_batch = per_device_batch * num_devices
 
-  def chunk(state, inputs, labels, order, start):
+  def __init__(self, split: Split, devices: Sequence[jax.Device],
+               batch_size: int, seed: int):
+    self.devices, self.batch_size, self.seed = list(devices), batch_size, seed
+    self.per_device_batch = batch_size // len(self.devices)
+    self.num_examples, self.input_shape = len(split), split.inputs.shape[1:]
+    flat = split.inputs.reshape(self.num_examples, -1)
+    self.inputs = parallel.replicate_array(flat, self.devices)
+    self.labels = parallel.replicate_array(split.labels, self.devices)
+    self._order: tuple[int, jax.Array] = (-1, None)  # (epoch, order)
+
+  def epoch_order(self, epoch: int) -> jax.Array:
+    """The epoch's permutation, `[local devices, n]` (one copy per device).
+
+    Every process draws the same one: each device of each process then
+    takes its own rows of each global batch (`lax.axis_index` is global).
+    """
+    if self._order[0] != epoch:
+      local = parallel.local_devices(self.devices)
+      order = batching.device_epoch_permutation(self.num_examples, self.seed,
+                                                epoch, local[0])
+      self._order = (epoch, parallel.replicate_array(order, self.devices))
+    return self._order[1]
+
+  def chunk_args(self, epoch: int, start: int, num_steps: int) -> Any:
+    del start, num_steps  # Every chunk of the epoch indexes the same arrays.
+    return (self.inputs, self.labels, self.epoch_order(epoch))
+
+  def batch(self, args: Any, start: jax.Array, i: jax.Array) -> Batch:
+    inputs, labels, order = args
+    b = self.per_device_batch
     device = jax.lax.axis_index(parallel.AXIS)
+    offset = (start + i) * self.batch_size + device * b
+    idx = jax.lax.dynamic_slice_in_dim(order, offset, b)
+    x = jnp.take(inputs, idx, axis=0, mode="clip")
+    return {"inputs": x.reshape(b, *self.input_shape),
+            "labels": jnp.take(labels, idx, axis=0, mode="clip")}
 
+
+def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
+               unroll: int) -> Callable[..., Any]:
+  """Returns `chunk(state, args, start) -> (state, metrics)` (per device).
+
+  `metrics` leaves are stacked `[num_steps]`. `unroll` is `lax.scan`'s: 1
+  keeps a loop, `num_steps` unrolls it fully.
+  """
+
+  def chunk(state, args, start):
     def body(state, i):
-      offset = (start + i) * global_batch + device * per_device_batch
-      idx = jax.lax.dynamic_slice_in_dim(order, offset, per_device_batch)
-      x = jnp.take(inputs, idx, axis=0, mode="clip")
-      batch = {"inputs": x.reshape(per_device_batch, *input_shape),
-               "labels": jnp.take(labels, idx, axis=0, mode="clip")}
-      return train_step(state, batch)
+      return train_step(state, batches.batch(args, start, i))
 
     return jax.lax.scan(body, state, jnp.arange(num_steps, dtype=jnp.int32),
                         unroll=unroll)
@@ -66,60 +116,44 @@ MAX_UNROLLED_STEPS = 10
 
 
 class ChunkRunner:
-  """Runs chunks of train steps over a split held on every device.
+  """Runs chunks of train steps from a batch source; chunks never cross an
+  epoch and hold at most `self.steps_per_call` steps (see `chunk_length`).
 
-  `unroll`: see `choose_unroll` (0 = fully unrolled). Chunks hold
-  `self.steps_per_call` steps (`chunk_length`) and never cross an epoch.
+  `unroll`: see `choose_unroll` (0 = fully unrolled).
   """
 
-  def __init__(self, train_step: TrainStep, split: Split,
-               devices: Sequence[jax.Device], batch_size: int, seed: int,
-               unroll: int, steps_per_epoch: int, steps_per_call: int):
-    self.train_step, self.devices = train_step, list(devices)
-    self.batch_size, self.seed, self.unroll = batch_size, seed, unroll
+  def __init__(self, train_step: TrainStep, batches: BatchSource,
+               devices: Sequence[jax.Device], unroll: int,
+               steps_per_epoch: int, steps_per_call: int):
+    self.train_step, self.batches = train_step, batches
+    self.devices, self.unroll = list(devices), unroll
     self.steps_per_epoch = steps_per_epoch
     if unroll == 0:
       steps_per_call = min(steps_per_call, MAX_UNROLLED_STEPS)
     self.steps_per_call = chunk_length(steps_per_epoch, steps_per_call)
-    self.num_examples, self.input_shape = len(split), split.inputs.shape[1:]
-    flat = split.inputs.reshape(self.num_examples, -1)
-    self.inputs = parallel.replicate_array(flat, self.devices)
-    self.labels = parallel.replicate_array(split.labels, self.devices)
     self._compiled: dict[int, Callable[..., Any]] = {}
-
-  def epoch_order(self, epoch: int) -> jax.Array:
-    """The epoch's permutation, `[local devices, n]` (one copy per device).
-
-    Every process draws the same one: each device of each process then
-    takes its own rows of each global batch (`lax.axis_index` is global).
-    """
-    local = parallel.local_devices(self.devices)
-    order = batching.device_epoch_permutation(self.num_examples, self.seed,
-                                              epoch, local[0])
-    return parallel.replicate_array(order, self.devices)
 
   def chunk_sizes(self, start: int) -> list[int]:
     """The chunks that cover batches `start ..` of an epoch."""
     return chunk_sizes(start, self.steps_per_epoch, self.steps_per_call)
 
-  def run(self, state: TrainState, order: jax.Array, start: int,
+  def run(self, state: TrainState, epoch: int, start: int,
           num_steps: int) -> tuple[TrainState, Any]:
-    """Steps `start .. start + num_steps - 1` of the epoch `order` is for.
+    """Batches `start .. start + num_steps - 1` of `epoch`.
 
     `state` (replicated) is donated. Returns the new state and the metrics,
-    leaves `[devices, num_steps]`, still on the devices.
+    leaves `[local devices, num_steps]`, still on the devices.
     """
     fn = self._compiled.get(num_steps)
     if fn is None:
-      n = len(self.devices)
       unroll = num_steps if self.unroll == 0 else min(self.unroll, num_steps)
-      fn = jax.pmap(
-          make_chunk(self.train_step, self.batch_size // n, n, num_steps,
-                     unroll, self.input_shape),
-          axis_name=parallel.AXIS, devices=self.devices,
-          in_axes=(0, 0, 0, 0, None), donate_argnums=(0,))
+      fn = jax.pmap(make_chunk(self.train_step, self.batches, num_steps,
+                               unroll),
+                    axis_name=parallel.AXIS, devices=self.devices,
+                    in_axes=(0, 0, None), donate_argnums=(0,))
       self._compiled[num_steps] = fn
-    return fn(state, self.inputs, self.labels, order, np.int32(start))
+    args = self.batches.chunk_args(epoch, start, num_steps)
+    return fn(state, args, np.int32(start))
 
 
 def chunk_length(steps_per_epoch: int, steps_per_call: int) -> int:

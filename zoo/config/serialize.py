@@ -1,0 +1,40 @@
+"""Configs as plain JSON: saved in a run's workdir (config.json) and in each
+checkpoint, flattened to `section.field` names for comparisons."""
+
+import json
+import os
+from typing import Any
+
+import ml_collections
+
+from zoo.runtime import files
+
+CONFIG_FILE = "config.json"
+
+
+def to_jsonable(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The config as plain JSON values (tuples become lists)."""
+  return json.loads(json.dumps(config.to_dict(), default=files.jsonable))
+
+
+def from_jsonable(d: dict[str, Any]) -> ml_collections.ConfigDict:
+  """A ConfigDict from `to_jsonable`'s output (e.g. a saved config.json)."""
+  return ml_collections.ConfigDict(d)
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+  """`{'train.batch_size': 128, ...}`: every leaf of nested dicts by its
+  dotted path (`{}` for an empty section)."""
+  if not isinstance(tree, dict):
+    return {prefix: tree}
+  out = {}
+  for key, value in tree.items():
+    out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+  return out
+
+
+def save(workdir: str, config: ml_collections.ConfigDict) -> str:
+  """Writes WORKDIR/config.json atomically; returns its path."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  files.write_json(path, to_jsonable(config), sort_keys=True)
+  return path

@@ -1,0 +1,106 @@
+"""Everything a run builds before its first step: data, model, optimizer,
+the replicated state and the compiled steps."""
+
+import dataclasses
+from typing import Any, Callable, Optional, Sequence
+
+import haiku as hk
+import jax
+import ml_collections
+
+from zoo import data
+from zoo import errors
+from zoo.data import splits
+from zoo.models import registry
+from zoo.models import user_modules
+from zoo.runtime import compile_cache
+from zoo.runtime import parallel
+from zoo.train import chunks
+from zoo.train import optim
+from zoo.train import step as step_lib
+from zoo.train.state import TrainState, init_state
+
+
+@dataclasses.dataclass
+class Setup:
+  """What the loop trains and evaluates with."""
+  dataset: data.Dataset
+  forward: hk.TransformedWithState
+  devices: Sequence[jax.Device]  # Of every process (parallel.global_devices).
+  state: TrainState  # Replicated on this process's devices (leading axis).
+  chunk_runner: chunks.ChunkRunner  # Runs the train steps, chunk by chunk.
+  p_eval_step: Callable[..., Any]
+  steps_per_epoch: int
+
+
+def setup(config: ml_collections.ConfigDict,
+          dataset: Optional[data.Dataset] = None) -> Setup:
+  """Loads data, builds and replicates the state, compiles nothing yet.
+
+  `config` must be valid (`zoo.config.validation.validate`). `dataset`:
+  train on this instead of `data.load(config.data, ...)` (e.g. synthetic
+  data in benchmarks/throughput.py).
+  """
+  compile_cache.enable(config.train.compilation_cache_dir)
+  user_modules.import_user_modules(config.model.module)
+  registry.get_model(config.model.name)  # Unknown name: fail before data.
+  devices = parallel.global_devices()
+  if not config.train.full_batch:
+    parallel.check_divisible(config.train.batch_size, len(devices))
+  if dataset is None:
+    dataset = data.load(config.data, config.seed)
+  if dataset.validation is None:  # Sources may carve their own.
+    dataset = splits.with_validation(
+        dataset, config.data.validation_fraction, config.seed)
+  if config.train.full_batch:
+    _use_full_batch(config, len(dataset.train), len(devices))
+  if len(dataset.train) < config.train.batch_size:
+    raise errors.ConfigError(
+        f"config.train.batch_size={config.train.batch_size} is larger than "
+        f"the training set ({len(dataset.train)} examples of "
+        f"{dataset.name}). Use a smaller batch, or "
+        "--config.train.full_batch=True.")
+  steps_per_epoch = len(dataset.train) // config.train.batch_size
+  forward = registry.build_forward(config.model.name, dataset.num_classes,
+                                   registry.hyperparameters(config.model))
+  optimizer = optim.make_optimizer(config.optimizer,
+                                   steps_per_epoch * config.train.num_epochs)
+  state = _init(forward, optimizer, dataset, config)
+  shapes = dict(input_shape=dataset.input_shape,
+                num_classes=dataset.num_classes)
+  train_step = step_lib.make_train_step(forward, optimizer, **shapes)
+  p_eval_step = jax.pmap(step_lib.make_eval_step(forward, **shapes),
+                         axis_name=parallel.AXIS, devices=devices)
+  has_conv = chunks.has_convolution(forward, state.params, state.model_state,
+                                    dataset.input_shape)
+  unroll = chunks.choose_unroll(config.train.scan_unroll, has_conv,
+                                devices[0].platform)
+  batches = chunks.DeviceResidentBatches(dataset.train, devices,
+                                         config.train.batch_size, config.seed)
+  runner = chunks.ChunkRunner(train_step, batches, devices, unroll,
+                              steps_per_epoch, config.train.steps_per_call)
+  return Setup(dataset, forward, devices, parallel.replicate(state, devices),
+               runner, p_eval_step, steps_per_epoch)
+
+
+def _use_full_batch(config: ml_collections.ConfigDict, num_train: int,
+                    num_devices: int) -> None:
+  """Sets train.batch_size to the largest multiple of the device count not
+  above the training-set size (results.json then records the batch used)."""
+  if num_train < num_devices:
+    raise errors.ConfigError(
+        f"config.train.full_batch=True needs at least one training example "
+        f"per device: {num_train} examples, {num_devices} devices.")
+  config.train.batch_size = num_train // num_devices * num_devices
+
+
+def _init(forward, optimizer, dataset, config) -> TrainState:
+  try:
+    return init_state(forward, optimizer, dataset.input_shape, config.seed)
+  except errors.ZooError:
+    raise
+  except Exception as e:  # A model that cannot take this input shape.
+    raise errors.ConfigError(
+        f"Model {config.model.name!r} failed to build for inputs of shape "
+        f"{dataset.input_shape} ({dataset.name}): {type(e).__name__}: {e}"
+    ) from e
