@@ -231,6 +231,23 @@ def test_when_a_run_is_multi_process(monkeypatch):
   assert not distributed.requested(None, 1, None)
 
 
+CLUSTER_VARS = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS",
+                "SLURM_PROCID", "SLURM_LOCALID", "OMPI_MCA_orte_hnp_uri",
+                "KUBERNETES_SERVICE_HOST", "TPU_WORKER_HOSTNAMES")
+
+
+def test_cluster_detected_reads_jax_auto_detection(monkeypatch):
+  for name in CLUSTER_VARS:
+    monkeypatch.delenv(name, raising=False)
+  assert not distributed.cluster_detected()
+  for name, value in zip(CLUSTER_VARS[:5], ("7", "node1", "2", "0", "0")):
+    monkeypatch.setenv(name, value)  # What Slurm sets for each task.
+  assert distributed.cluster_detected()
+  from jax._src import clusters  # pylint: disable=g-import-not-at-top
+  monkeypatch.delattr(clusters.ClusterEnv, "_cluster_types")
+  assert not distributed.cluster_detected()  # JAX moved it: no detection.
+
+
 def test_single_process_initialize_is_a_no_op(base_config, monkeypatch):
   monkeypatch.setattr(distributed, "cluster_detected", lambda: False)
   assert not distributed.initialize(base_config)

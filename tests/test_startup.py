@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import pytest
 
 from zoo.runtime import compile_cache
+from zoo.runtime import jax_private
 from zoo.runtime import xla_flags
 
 from conftest import REPO
@@ -48,6 +49,26 @@ def test_apply_before_jax_starts(user_flags, cpu_devices, expected):
   out = _child(code, {"XLA_FLAGS": user_flags}).split()
   assert int(out[0]) == expected
   assert out[1:1 + len(xla_flags.CPU_FLAGS)] == list(xla_flags.CPU_FLAGS)
+
+
+def test_backends_initialised_only_after_the_first_device_query():
+  code = """
+      from zoo.runtime import xla_flags
+      import jax, jax.numpy as jnp
+      before = xla_flags.backends_initialised()
+      jnp.zeros(2).block_until_ready()
+      print(before, xla_flags.backends_initialised())
+  """
+  assert _child(code, {}).split() == ["False", "True"]
+
+
+def test_backends_initialised_is_false_if_jax_moves_its_private_api(
+    monkeypatch):
+  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+  jax.devices()
+  assert jax_private.backends_initialised()
+  monkeypatch.delattr(xla_bridge, "backends_are_initialized")
+  assert not jax_private.backends_initialised()
 
 
 def test_launcher_records_its_xla_flags(mnist_dir, tmp_path):

@@ -11,7 +11,7 @@
 
 from zoo import models  # noqa: F401  (registers the built-in models)
 from zoo.errors import (ConfigError, DataError, ModelNotFoundError,
-                        UserModuleError, ZooError)
+                        UserModuleError, WorkdirError, ZooError)
 from zoo.models import user_modules  # noqa: F401
 from zoo.models.registry import create_model, get_model, list_models, register_model
 
@@ -30,6 +30,6 @@ def load(workdir: str, step=None):
 
 __all__ = [
     "ConfigError", "DataError", "ModelNotFoundError", "UserModuleError",
-    "ZooError", "create_model", "get_model", "list_models", "load",
-    "register_model",
+    "WorkdirError", "ZooError", "create_model", "get_model", "list_models",
+    "load", "register_model",
 ]

@@ -30,3 +30,7 @@ class UserModuleError(ZooError, ImportError):
 
 class DistributedError(ZooError):
   """The processes of a multi-process run cannot start or work together."""
+
+
+class WorkdirError(ZooError):
+  """The --workdir cannot be written, or another run is using it."""

@@ -39,6 +39,7 @@ import ml_collections
 import numpy as np
 
 from zoo import errors
+from zoo.runtime import jax_private
 
 # JAX's own join timeout is longer than ours, so that ours (with its clearer
 # message) always fires first.
@@ -51,12 +52,7 @@ _COORDINATOR_LINGER_S = 2.0
 
 def cluster_detected() -> bool:
   """Whether JAX's own cluster auto-detection recognises this environment."""
-  try:
-    from jax._src import clusters  # pylint: disable=g-import-not-at-top
-  except ImportError:  # JAX moved its private module: no auto-detection.
-    return False
-  return any(not env.opt_in_only_method and env.is_env_present()
-             for env in clusters.ClusterEnv._cluster_types)  # pylint: disable=protected-access
+  return jax_private.cluster_detected()
 
 
 def requested(coordinator_address: Optional[str], num_processes: Optional[int],

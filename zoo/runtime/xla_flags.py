@@ -9,6 +9,8 @@ The flags are the ones measured in README "Performance".
 import os
 from typing import Optional
 
+from zoo.runtime import jax_private
+
 # XLA:CPU sends each convolution to a library path that uses about one core;
 # this sends them to XLA's own multi-threaded path instead (about 2x faster
 # CNN training on 2 cores, see README "Performance").
@@ -20,8 +22,7 @@ CPU_FLAGS = (
 
 def backends_initialised() -> bool:
   """Whether JAX has created its backends (too late to change XLA flags)."""
-  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
-  return bool(xla_bridge._backends)  # pylint: disable=protected-access
+  return jax_private.backends_initialised()
 
 
 def with_default_flags(user_flags: str, defaults: bool = True) -> str:
