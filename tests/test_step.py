@@ -88,7 +88,13 @@ def test_dropout_keys_differ_per_device_and_per_step():
   assert not np.array_equal(k0[0], k0[1])
   later = replicated._replace(step=replicated.step + 1)
   assert not np.array_equal(k0, np.asarray(p_keys(later)))
-  np.testing.assert_array_equal(k0, np.asarray(p_keys(replicated)))
+  # A fresh state from the same seed gives the same keys; another seed not.
+  forward, optimizer, again = _setup("mlp")
+  np.testing.assert_array_equal(
+      k0, np.asarray(p_keys(parallel.replicate(again, devices))))
+  other = state_lib.init_state(forward, optimizer, INPUT_SHAPE, seed=1)
+  assert not np.array_equal(
+      k0, np.asarray(p_keys(parallel.replicate(other, devices))))
 
 
 def test_train_step_compiles_once():
