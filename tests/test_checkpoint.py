@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 
 import chex
 import jax
@@ -163,6 +164,43 @@ def test_config_differences_name_only_state_fields(base_config):
                    "train.batch_size: 64 -> 32"]
   with pytest.raises(zoo.ConfigError, match="model.mlp.hidden_sizes"):
     resume_rules.check_resumable(saved, config, "ckpt")
+
+
+@pytest.mark.parametrize("field,value", [
+    # Which columns, rows and classes of a CSV table, and their scaling.
+    ("data.label_column", "price_range"),
+    ("data.feature_columns", ("ram", "battery_power")),
+    ("data.classes", ("low", "high")),
+    ("data.drop_missing", True),
+    ("data.standardize", False),
+    # One step per epoch instead of one per batch.
+    ("train.full_batch", True),
+])
+def test_csv_and_full_batch_fields_must_match(base_config, field, value):
+  saved = resume_rules.to_jsonable(base_config)
+  section, key = field.split(".")
+  base_config[section][key] = value
+  now = resume_rules.to_jsonable(base_config)
+  assert saved[section][key] != now[section][key]
+  diffs = resume_rules.differences(saved, now)
+  assert diffs == [f"{field}: {saved[section][key]!r} -> {now[section][key]!r}"]
+  with pytest.raises(zoo.ConfigError, match=re.escape(diffs[0])):
+    resume_rules.check_resumable(saved, base_config, "ckpt")
+
+
+@pytest.mark.parametrize("field,value", [
+    ("train.num_epochs", 7), ("train.log_every_steps", 3),
+    ("train.eval_batch_size", 10), ("data.dir", "/elsewhere"),
+])
+def test_harmless_fields_may_change(base_config, field, value):
+  saved = resume_rules.to_jsonable(base_config)
+  section, key = field.split(".")
+  base_config[section][key] = value
+  assert resume_rules.differences(
+      saved, resume_rules.to_jsonable(base_config)) == []
+  resume_rules.check_resumable(saved, base_config, "ckpt")
+  assert resume_rules.changed_fields(saved, base_config) == [
+      f"{field}: {saved[section][key]!r} -> {value!r}"]
 
 
 def test_switching_model_is_named(base_config):

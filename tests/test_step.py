@@ -5,15 +5,16 @@ import types
 
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
+import batchnorm_model  # noqa: F401  (registers bn_test_net)
 import zoo
 from zoo import data
 from zoo.models import registry
 from zoo.runtime import parallel
-from zoo.models import registry
 from zoo.train import state as state_lib
 from zoo.train import step as step_lib
 
@@ -50,7 +51,11 @@ def test_two_fake_devices_exist():
   assert jax.local_device_count() == 2, "conftest must fake 2 CPU devices"
 
 
-@pytest.mark.parametrize("name", zoo.list_models())
+# A model whose BatchNorm keeps per-device statistics normalises each device's
+# half of the batch on its own, so by design its 2-device step differs from a
+# 1-device step; the model-state tests below cover it instead.
+@pytest.mark.parametrize(
+    "name", [n for n in zoo.list_models() if n != "bn_test_net"])
 def test_two_device_step_equals_one_device_step(name):
   # Plain SGD: the update is the averaged gradient itself (Adam's first step
   # is ~sign(grad), which would amplify float rounding in near-zero grads).
@@ -83,7 +88,13 @@ def test_dropout_keys_differ_per_device_and_per_step():
   assert not np.array_equal(k0[0], k0[1])
   later = replicated._replace(step=replicated.step + 1)
   assert not np.array_equal(k0, np.asarray(p_keys(later)))
-  np.testing.assert_array_equal(k0, np.asarray(p_keys(replicated)))
+  # A fresh state from the same seed gives the same keys; another seed not.
+  forward, optimizer, again = _setup("mlp")
+  np.testing.assert_array_equal(
+      k0, np.asarray(p_keys(parallel.replicate(again, devices))))
+  other = state_lib.init_state(forward, optimizer, INPUT_SHAPE, seed=1)
+  assert not np.array_equal(
+      k0, np.asarray(p_keys(parallel.replicate(other, devices))))
 
 
 def test_train_step_compiles_once():
@@ -99,6 +110,51 @@ def test_train_step_compiles_once():
     replicated, metrics = p_step(replicated, parallel.shard(_batch(8, i), 2))
   assert int(parallel.unreplicate(replicated.step)) == 3
   assert np.isfinite(float(parallel.unreplicate(metrics)["loss"]))
+
+
+def _bn_step_on_two_halves():
+  """One 2-device step of `bn_test_net` on halves with other statistics.
+
+  Returns the model state after the step (`[2, ...]` leaves) and the state
+  each half alone gives the unpmapped training forward pass.
+  """
+  forward, optimizer, state = _setup("bn_test_net", optax.sgd(0.1))
+  devices = jax.local_devices()[:2]
+  batch = _batch(16, seed=5)
+  batch["inputs"][8:] = batch["inputs"][8:] * 3.0 + 2.0
+  new_state, _ = _pmapped_step(forward, optimizer, devices)(
+      parallel.replicate(state, devices), parallel.shard(batch, 2))
+  per_half = [forward.apply(state.params, state.model_state, None,
+                            batch["inputs"][i:i + 8], is_training=True)[1]
+              for i in (0, 8)]
+  return new_state.model_state, per_half
+
+
+def _on_device(tree, i):
+  return jax.tree.map(lambda x: np.asarray(x[i]), tree)
+
+
+def test_model_state_is_the_mean_of_the_devices_updates():
+  model_state, per_half = _bn_step_on_two_halves()
+  # The halves alone would leave other moving statistics.
+  with pytest.raises(AssertionError):
+    chex.assert_trees_all_close(per_half[0], per_half[1], rtol=1e-3)
+  expected = jax.tree.map(
+      lambda a, b: (a + b) / 2 if jnp.issubdtype(a.dtype, jnp.floating)
+      else a, *per_half)
+  chex.assert_trees_all_equal(_on_device(model_state, 0),
+                              _on_device(model_state, 1))
+  chex.assert_trees_all_close(_on_device(model_state, 0), expected,
+                              rtol=1e-5, atol=1e-6)
+
+
+def test_integer_model_state_is_not_averaged():
+  model_state, _ = _bn_step_on_two_halves()
+  counters = {k: v["counter"] for k, v in model_state.items()}
+  assert len(counters) == 2  # The moving mean's and the moving variance's.
+  for name, counter in counters.items():
+    assert counter.dtype == jnp.int32, name
+    np.testing.assert_array_equal(counter, [1, 1], err_msg=name)
 
 
 def test_wrong_input_shape_is_caught_by_chex():
