@@ -16,7 +16,7 @@ from zoo.runtime import parallel
 from zoo import report
 from zoo import train
 from zoo.train import hooks as hooks_lib
-from zoo.train import loop
+from zoo.train import chunks
 
 from windows import Windows  # benchmarks/ (the script's folder)
 
@@ -85,38 +85,41 @@ class Stop(Exception):
 class WindowTimer(hooks_lib.Hook):
   """windows.Windows (the reference loops' protocol) as a zoo hook.
 
-  It ticks only at state-current steps (chunk ends), so waiting for the
-  devices at a window's end waits for the steps counted; the first epoch
-  (every chunk size compiled) is warm-up. Raises Stop when done.
+  It ticks at chunk ends, where the state is the chunk's last step's, so
+  waiting for the devices at a window's end waits for the steps counted;
+  the first epoch (every chunk size compiled) is warm-up. Raises Stop when
+  done.
   """
 
   def __init__(self, windows: int, window_s: float, warmup_s: float,
                batch: int):
     self.timer = Windows(windows, window_s, warmup_s, batch, self._sync)
-    self._run: Any = None
+    self._progress: Any = None
     self._epoch_done = False
 
   def _sync(self) -> None:
-    jax.block_until_ready(self._run.state)
+    jax.block_until_ready(self._progress.state)
 
-  def on_epoch_end(self, run: Any, epoch: int) -> None:
+  def on_epoch_end(self, progress: Any, epoch: Any) -> None:
     self._epoch_done = True
 
-  def after_step(self, run: Any, step: int) -> None:
-    if step != run.state_step:
-      return
-    self._run = run
-    if self.timer.tick(step, epoch_done=self._epoch_done):
+  def on_chunk_end(self, progress: Any, chunk: Any) -> None:
+    self._progress = progress
+    if self.timer.tick(chunk.last_step, epoch_done=self._epoch_done):
       raise Stop()
 
 
-def step_gflop(s: loop.Setup, batch: int) -> float:
-  """XLA's flop count of one (global) train step, in GFLOP."""
+def step_gflop(s: train.Setup, batch: int) -> float:
+  """XLA's flop count of one (global) train step, in GFLOP: a one-step
+  chunk, compiled apart from the run's own."""
+  del batch  # The chunk's batch is the config's.
+  runner = s.chunk_runner
   n = len(s.devices)
-  x = np.zeros((batch, *s.dataset.input_shape), np.float32)
-  sharded = parallel.shard({"inputs": x, "labels": np.zeros(batch, np.int32)},
-                           n)
-  cost = s.p_train_step.lower(s.state, sharded).compile().cost_analysis()
+  chunk = jax.pmap(chunks.make_chunk(runner.train_step, runner.batches, 1, 1),
+                   axis_name=parallel.AXIS, devices=s.devices,
+                   in_axes=(0, 0, None))
+  args = runner.batches.chunk_args(0, 0, 1)
+  cost = chunk.lower(s.state, args, np.int32(0)).compile().cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   return float(cost["flops"]) * n / 1e9
 
@@ -138,7 +141,7 @@ def throughput(args: argparse.Namespace, compiles: CompileTimer
   hooks = [hook]
   if args.report_hooks:
     hooks += report.build_hooks(config, "/tmp/zoo-bench-report",
-                                s.steps_per_epoch, lambda r, sp: {})
+                                s.steps_per_epoch)
   try:
     train.train(s, config, hooks)
   except Stop:
@@ -148,7 +151,7 @@ def throughput(args: argparse.Namespace, compiles: CompileTimer
       "model": args.model, "batch": args.batch,
       "num_devices": len(s.devices),
       "steps_per_call": config.train.steps_per_call,
-      "unroll": None if s.chunk_runner is None else s.chunk_runner.unroll,
+      "unroll": s.chunk_runner.unroll,
       "report_hooks": args.report_hooks,
       "ex_per_s": round(ex_per_s, 1),
       "window_ex_per_s": [round(r, 1) for r in timer.rates],
@@ -163,18 +166,19 @@ def throughput(args: argparse.Namespace, compiles: CompileTimer
 class AccuracyTimer(hooks_lib.Hook):
   """Evaluates the test split after each epoch, off the clock; Stop at target."""
 
-  def __init__(self, s: loop.Setup, target: float, eval_batch: int):
+  def __init__(self, s: train.Setup, target: float, eval_batch: int):
     self.s, self.target, self.eval_batch = s, target, eval_batch
     self.history: list[tuple[int, float, float]] = []  # epoch, s, accuracy.
     self.t0 = time.perf_counter()
     self.paused = 0.0
 
-  def on_epoch_end(self, run: Any, epoch: int) -> None:
-    jax.block_until_ready(run.state)
+  def on_epoch_end(self, progress: Any, epoch: Any) -> None:
+    jax.block_until_ready(progress.state)
     t_eval = time.perf_counter()
-    accuracy = train.evaluate(self.s, run.state, self.s.dataset.test,
+    accuracy = train.evaluate(self.s, progress.state, self.s.dataset.test,
                               self.eval_batch)["accuracy"]
-    self.history.append((epoch + 1, t_eval - self.t0 - self.paused, accuracy))
+    self.history.append((epoch.epoch, t_eval - self.t0 - self.paused,
+                         accuracy))
     self.paused += time.perf_counter() - t_eval
     if accuracy >= self.target:
       raise Stop()

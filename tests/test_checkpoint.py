@@ -14,8 +14,9 @@ import pytest
 import zoo
 from zoo import checkpoint
 from zoo.config import resume_rules
+from zoo.config import serialize
+from zoo.config import validation
 from zoo.models import registry
-from zoo.checkpoint import hook as checkpoint_hook
 from zoo.train.state import init_state
 
 
@@ -146,19 +147,19 @@ def test_other_shapes_are_a_config_error_naming_the_arrays(tmp_path):
 
 
 def test_config_differences_name_only_state_fields(base_config):
-  saved = resume_rules.to_jsonable(base_config)
+  saved = serialize.to_jsonable(base_config)
   config = base_config
   config.train.num_epochs = 7  # Harmless: more epochs,
   config.train.log_every_steps = 3  # logging,
   config.checkpoint.every_steps = 5  # the checkpoint interval,
   config.model.cnn.hidden_size = 3  # another model's hyperparameters.
   assert not resume_rules.differences(saved,
-                                       resume_rules.to_jsonable(config))
+                                       serialize.to_jsonable(config))
   resume_rules.check_resumable(saved, config, "ckpt")
   config.model.mlp.hidden_sizes = (16,)
   config.optimizer.name = "sgd"
   config.train.batch_size = 32
-  diffs = resume_rules.differences(saved, resume_rules.to_jsonable(config))
+  diffs = resume_rules.differences(saved, serialize.to_jsonable(config))
   assert diffs == ["model.mlp.hidden_sizes: [512, 512] -> [16]",
                    "optimizer.name: 'adam' -> 'sgd'",
                    "train.batch_size: 64 -> 32"]
@@ -177,10 +178,10 @@ def test_config_differences_name_only_state_fields(base_config):
     ("train.full_batch", True),
 ])
 def test_csv_and_full_batch_fields_must_match(base_config, field, value):
-  saved = resume_rules.to_jsonable(base_config)
+  saved = serialize.to_jsonable(base_config)
   section, key = field.split(".")
   base_config[section][key] = value
-  now = resume_rules.to_jsonable(base_config)
+  now = serialize.to_jsonable(base_config)
   assert saved[section][key] != now[section][key]
   diffs = resume_rules.differences(saved, now)
   assert diffs == [f"{field}: {saved[section][key]!r} -> {now[section][key]!r}"]
@@ -193,32 +194,32 @@ def test_csv_and_full_batch_fields_must_match(base_config, field, value):
     ("train.eval_batch_size", 10), ("data.dir", "/elsewhere"),
 ])
 def test_harmless_fields_may_change(base_config, field, value):
-  saved = resume_rules.to_jsonable(base_config)
+  saved = serialize.to_jsonable(base_config)
   section, key = field.split(".")
   base_config[section][key] = value
   assert resume_rules.differences(
-      saved, resume_rules.to_jsonable(base_config)) == []
+      saved, serialize.to_jsonable(base_config)) == []
   resume_rules.check_resumable(saved, base_config, "ckpt")
   assert resume_rules.changed_fields(saved, base_config) == [
       f"{field}: {saved[section][key]!r} -> {value!r}"]
 
 
 def test_switching_model_is_named(base_config):
-  saved = resume_rules.to_jsonable(base_config)
+  saved = serialize.to_jsonable(base_config)
   base_config.model.name = "cnn"
   diffs = resume_rules.differences(saved,
-                                    resume_rules.to_jsonable(base_config))
+                                    serialize.to_jsonable(base_config))
   assert "model.name: 'mlp' -> 'cnn'" in diffs
 
 
 def test_config_json_roundtrip(base_config, tmp_path):
-  path = resume_rules.save(str(tmp_path), base_config)
+  path = serialize.save(str(tmp_path), base_config)
   with open(path, encoding="utf-8") as f:
-    loaded = resume_rules.from_jsonable(json.load(f))
+    loaded = serialize.from_jsonable(json.load(f))
   assert loaded.model.mlp.hidden_sizes == [512, 512]
   assert registry.hyperparameters(loaded.model)["hidden_sizes"] == (512, 512)
-  assert resume_rules.differences(resume_rules.to_jsonable(base_config),
-                                   resume_rules.to_jsonable(loaded)) == []
+  assert resume_rules.differences(serialize.to_jsonable(base_config),
+                                   serialize.to_jsonable(loaded)) == []
 
 
 @pytest.mark.parametrize("field,value", [("keep", 0), ("every_steps", -1),
@@ -227,4 +228,4 @@ def test_config_json_roundtrip(base_config, tmp_path):
 def test_bad_checkpoint_config_names_the_field(base_config, field, value):
   base_config.checkpoint[field] = value
   with pytest.raises(zoo.ConfigError, match=f"config.checkpoint.{field}="):
-    checkpoint_hook.check_config(base_config.checkpoint)
+    validation.validate(base_config)

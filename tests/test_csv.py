@@ -14,7 +14,8 @@ from conftest import MOBILE_PRICE, REPO
 from zoo import data, errors
 from zoo.train import optim
 from zoo.data import csv_table
-from zoo.train import loop
+from zoo import experiment
+from zoo import train
 
 HEADER = ("a", "b", "note", "label")
 
@@ -191,14 +192,14 @@ def test_empty_and_header_only_files(tmp_path, csv_config):
 def test_fewer_rows_than_the_batch(csv_config):
   csv_config.train.batch_size = 64  # 42 training rows.
   with pytest.raises(errors.ConfigError, match="batch_size=64 is larger"):
-    loop.setup(csv_config)
+    train.setup(csv_config)
 
 
 def test_full_batch_uses_the_whole_train_split(tmp_path, csv_config):
   csv_config.data.path = write_csv(tmp_path / "o.csv", table_rows(n=63))
   csv_config.train.full_batch = True
   csv_config.train.batch_size = 7  # Ignored (and not divisible by 2).
-  s = loop.setup(csv_config)
+  s = train.setup(csv_config)
   n = len(s.dataset.train)
   assert n % 2 == 1  # Odd: rounded down to a multiple of the 2 devices.
   assert csv_config.train.batch_size == n - 1 and s.steps_per_epoch == 1
@@ -226,7 +227,7 @@ def test_run_saves_preprocessing_and_mlp_trains_on_table(tmp_path, csv_config):
   csv_config.model.name = "mlp"
   csv_config.model.mlp.hidden_sizes = (16,)
   csv_config.optimizer.l2 = 1e-3
-  results = loop.run(csv_config, str(tmp_path / "run"))
+  results = experiment.train_and_evaluate(csv_config, str(tmp_path / "run"))
   saved = json.loads((tmp_path / "run" / "preprocessing.json").read_text())
   assert saved["class_names"] == ["2", "0"]
   assert saved["label_to_index"] == {"2": 0, "0": 1}
@@ -238,7 +239,7 @@ def test_run_saves_preprocessing_and_mlp_trains_on_table(tmp_path, csv_config):
 def test_cnn_on_a_table_is_a_config_error(csv_config):
   csv_config.model.name = "cnn"
   with pytest.raises(errors.ConfigError, match="needs images"):
-    loop.setup(csv_config)
+    train.setup(csv_config)
 
 
 def _launch(tmp_path, *args):

@@ -178,12 +178,15 @@ def test_compare_table_and_flag(finished, tmp_path):
       [sys.executable, "launch.py", "--compare", str(workdir),
        str(tmp_path)], cwd=REPO, capture_output=True, text=True, check=True)
   lines = proc.stdout.splitlines()
-  assert str(workdir) in lines[0] and str(tmp_path / "b") in lines[0]
-  row = next(l for l in lines if l.startswith("test accuracy"))
-  assert f"{results['test_accuracy']:.4f}" in row and "0.1234" in row
-  row = next(l for l in lines if l.startswith("config.optimizer.learning_rate"))
-  assert "0.001" in row and "0.5" in row
-  assert not any(l.startswith("config.seed") for l in lines)  # Same value.
+  assert lines[0].startswith("2 runs in ") and max(map(len, lines)) <= 120
+  a, b = workdir.name, f"{tmp_path.name}/b"  # Under their common folder.
+  rows = [l for l in lines if l.split()[:2] in (["1", a], ["2", b])]
+  assert len(rows) == 4  # Each run's row of results, then of differences.
+  assert f"{results['test_accuracy']:.4f}" in rows[0] and "0.1234" in rows[1]
+  header = lines[lines.index("Fields that differ:") + 1]
+  assert header.split() == ["#", "run", "config.optimizer.learning_rate"]
+  assert rows[2].split()[2:] == ["0.001"] and rows[3].split()[2:] == ["0.5"]
+  assert "config.seed" not in proc.stdout  # Same value.
   with pytest.raises(errors.DataError, match="results.json"):
     compare_lib.compare_runs([str(tmp_path / "missing")])
 

@@ -176,8 +176,8 @@ def test_eval_counts_every_example_once(num_examples, eval_batch, num_devices):
   eval_step = step_lib.make_eval_step(forward, INPUT_SHAPE, NUM_CLASSES)
   p_eval = jax.pmap(eval_step, axis_name=parallel.AXIS, devices=devices)
   setup = types.SimpleNamespace(devices=devices, p_eval_step=p_eval)
-  from zoo.train import loop  # pylint: disable=g-import-not-at-top
-  result = loop.evaluate(setup, parallel.replicate(state, devices), split,
+  from zoo.train import evaluation  # pylint: disable=g-import-not-at-top
+  result = evaluation.evaluate(setup, parallel.replicate(state, devices), split,
                          eval_batch)
   logits, _ = forward.apply(state.params, state.model_state, None,
                             split.inputs, False)
@@ -189,16 +189,3 @@ def test_eval_counts_every_example_once(num_examples, eval_batch, num_devices):
   expected_loss = float(optax.softmax_cross_entropy_with_integer_labels(
       logits, split.labels).mean())
   assert result["loss"] == pytest.approx(expected_loss, rel=1e-5)
-
-
-def test_batches_shuffle_per_epoch_from_the_seed():
-  split = data.Split(**_batch(40))
-  ep0 = [b["labels"] for b in data.train_batches(split, 8, seed=1, epoch=0)]
-  ep0b = [b["labels"] for b in data.train_batches(split, 8, seed=1, epoch=0)]
-  ep1 = [b["labels"] for b in data.train_batches(split, 8, seed=1, epoch=1)]
-  assert len(ep0) == 5
-  chex.assert_trees_all_equal(ep0, ep0b)
-  assert not all(np.array_equal(a, b) for a, b in zip(ep0, ep1))
-  order = data.batching.epoch_permutation(40, seed=1, epoch=0)
-  assert sorted(order.tolist()) == list(range(40))
-  assert order.tolist() != list(range(40))

@@ -9,7 +9,8 @@ import pytest
 from zoo import errors
 from zoo.data import Dataset, Split
 from zoo.data import splits
-from zoo.train import loop
+from zoo import experiment
+from zoo import train
 
 
 def _dataset(counts=(50, 30, 20)) -> Dataset:
@@ -74,7 +75,7 @@ def test_fraction_that_holds_out_nothing_is_a_config_error():
 
 
 def test_setup_carves_validation(base_config):
-  s = loop.setup(base_config)
+  s = train.setup(base_config)
   ds = s.dataset
   assert ds.validation is not None
   total = len(ds.train) + len(ds.validation)
@@ -90,7 +91,7 @@ def test_setup_keeps_a_source_validation_split(base_config, monkeypatch):
       test=Split(np.zeros((4, 8, 8, 1), np.float32), np.zeros(4, np.int32)),
       validation=Split(np.zeros((7, 8, 8, 1), np.float32),
                        np.zeros(7, np.int32)))
-  monkeypatch.setattr(loop.data, "load", lambda cfg, seed: own)
-  s = loop.setup(base_config)
+  monkeypatch.setattr(train.build.data, "load", lambda cfg, seed: own)
+  s = train.setup(base_config)
   assert len(s.dataset.validation) == 7
   assert len(s.dataset.train) == 128

@@ -155,3 +155,34 @@ def test_check_writable_refuses_a_read_only_folder(tmp_path):
       workdir_lib.check_writable(str(parent))
   finally:
     parent.chmod(0o755)
+
+
+def _launch(*args: str) -> subprocess.CompletedProcess:
+  return subprocess.run(
+      [sys.executable, str(REPO / "launch.py"), "--config=configs/mlp.py",
+       "--config.data.name=digits", *args], cwd=REPO, capture_output=True,
+      text=True, timeout=TIMEOUT_S, check=False)
+
+
+def test_launch_refuses_a_workdir_in_use_by_another_run(tmp_path):
+  run = tmp_path / "run"
+  with _holder(run) as proc:
+    out = _launch(f"--workdir={run}")
+  assert out.returncode == 2, out.stderr[-2000:]
+  errors = [l for l in out.stderr.splitlines() if l.startswith("error:")]
+  assert len(errors) == 1 and "Traceback" not in out.stderr
+  assert f"is in use by process {proc.pid}" in errors[0]
+  assert str(run) in errors[0]
+  assert not (run / "results.json").exists()
+
+
+def test_launch_checks_the_workdir_before_loading_data(tmp_path):
+  a_file = tmp_path / "results"
+  a_file.write_text("not a folder")
+  # The data folder does not exist either: the workdir is checked first.
+  out = _launch(f"--workdir={a_file}", "--config.data.name=mnist",
+                f"--config.data.dir={tmp_path / 'no-such-data'}")
+  assert out.returncode == 2, out.stderr[-2000:]
+  errors = [l for l in out.stderr.splitlines() if l.startswith("error:")]
+  assert len(errors) == 1 and "Traceback" not in out.stderr
+  assert "is a file, not a folder" in errors[0] and str(a_file) in errors[0]

@@ -38,7 +38,8 @@ def train_and_evaluate(
   t_start = time.perf_counter()
   validation.validate(config)
   distributed.initialize(config, cluster)
-  workdir_lib.check_writable(workdir)
+  if files.is_writer():  # The one process that writes there.
+    workdir_lib.check_writable(workdir)
   with workdir_lib.lock(workdir, enabled=files.is_writer()), \
       distributed.collective_errors():
     setup = build.setup(config)

@@ -12,6 +12,7 @@ import textwrap
 from typing import Any, Callable, Optional, Sequence
 
 from zoo import errors
+from zoo.config import serialize
 
 RESULTS_FILE = "results.json"
 
@@ -104,17 +105,8 @@ def _cells(fn: Cell, results: Sequence[dict[str, Any]]) -> list[str]:
   return out
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-  if not isinstance(tree, dict):
-    return {prefix: tree}
-  out = {}
-  for key, value in tree.items():
-    out.update(_flatten(value, f"{prefix}.{key}" if prefix else key))
-  return out
-
-
 def _config_diff(results: Sequence[dict[str, Any]]) -> list[str]:
-  flat = [_flatten(r.get("config", {})) for r in results]
+  flat = [serialize.flatten(r.get("config", {})) for r in results]
   keys = sorted(set().union(*flat))
   return [k for k in keys if len({json.dumps(f.get(k)) for f in flat}) > 1]
 
@@ -242,7 +234,7 @@ def compare_table(names: Sequence[str], results: Sequence[dict[str, Any]],
   if same + same_facts:
     title = "Same in every run" if len(names) > 1 else "Details"
     lines += ["", *_shared(title, same + same_facts, width)]
-  flat = [_flatten(r.get("config", {})) for r in results]
+  flat = [serialize.flatten(r.get("config", {})) for r in results]
   differ += [(f"config.{key}", [_value(f, key) for f in flat])
              for key in _config_diff(results) if key not in _DESCRIBED]
   if not differ:
