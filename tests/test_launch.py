@@ -99,8 +99,27 @@ def test_batch_not_divisible_by_devices_exits_2(tmp_path):
   assert "does not divide evenly over the 2 devices" in proc.stderr
 
 
-def test_missing_config_file(tmp_path):
-  proc = launch("--config=configs/nope.py", f"--workdir={tmp_path}")
-  assert proc.returncode != 0
-  assert "configs/nope.py" in proc.stderr
-  assert "Traceback" not in proc.stderr
+@pytest.mark.parametrize("overrides", [[], ["--config.train.num_epochs=3"]])
+def test_missing_config_file(tmp_path, overrides):
+  proc = launch("--config=configs/nope.py", f"--workdir={tmp_path}",
+                *overrides)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr == (
+      "error: cannot load --config=configs/nope.py: no such file. Give the "
+      "path of a config file such as configs/mlp.py.\n")
+
+
+@pytest.mark.parametrize("field,line", [
+    ("train.batch_sise", "error: unknown config field config.train.batch_sise;"
+     " did you mean config.train.batch_size?"),
+    ("trian.batch_size", "error: unknown config field config.trian.batch_size;"
+     " did you mean config.train.batch_size?"),
+    ("model.foo.bar", "error: unknown config field config.model.foo.bar "
+     "(configs/default.py lists every field)."),
+], ids=["field", "section", "no_close_match"])
+def test_misspelt_config_field_is_named_alone(field, line, tmp_path):
+  proc = launch("--config=configs/mlp.py", f"--workdir={tmp_path}",
+                "--config.seed=1", f"--config.{field}=3",
+                "--config.train.num_epochs=1")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr == line + "\n"
