@@ -123,3 +123,40 @@ def test_misspelt_config_field_is_named_alone(field, line, tmp_path):
                 "--config.train.num_epochs=1")
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert proc.stderr == line + "\n"
+
+
+WIDE_NET = '''
+import haiku as hk
+import zoo
+
+
+@zoo.register_model("wide_net")
+class WideNet(hk.Module):
+
+  def __init__(self, num_classes, name=None):
+    super().__init__(name=name)
+    self.num_classes = num_classes
+
+  def __call__(self, x, is_training):
+    return hk.Linear(self.num_classes + 1)(hk.Flatten()(x))
+'''
+
+
+def test_user_model_breaking_the_contract_exits_2(tmp_path):
+  module = tmp_path / "wide_net.py"
+  module.write_text(WIDE_NET)
+  proc = launch("--config=configs/mlp.py", f"--config.model.module={module}",
+                "--config.model.name=wide_net", "--config.data.name=digits",
+                "--config.train.num_epochs=1", f"--workdir={tmp_path / 'run'}")
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  [line] = proc.stderr.splitlines()
+  assert line.startswith("error: Model 'wide_net' breaks the registry "
+                         "contract: for x of shape (1, 8, 8, 1) it returned "
+                         "logits of shape (1, 11), not [batch, num_classes] = "
+                         "(1, 10).")
+  assert line.endswith(
+      'The contract (README.md, section "Register your own model"): the '
+      "builder is called inside hk.transform as builder(num_classes=..., "
+      "**config.model.wide_net), and the module as module(x, is_training=...)"
+      " with x [batch, *input_shape], returning logits [batch, num_classes].")
+  assert "Traceback" not in proc.stderr
