@@ -59,6 +59,7 @@ def test_list_models_and_datasets():
   assert proc.returncode == 0
   assert {"cnn", "logistic", "mlp"} <= set(proc.stdout.split())
   proc = launch("--list_datasets")
+  assert proc.returncode == 0
   assert {"digits", "mnist"} <= set(proc.stdout.split())
 
 
