@@ -130,7 +130,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
   except flags.Error as e:
     detail = " ".join(str(e).split())
     _fail(f"{detail} (see `python launch.py --helpfull`).")
-  except (AttributeError, KeyError, TypeError, OSError) as e:
+  except (AttributeError, KeyError, TypeError, ValueError, OSError) as e:
     # ml_collections fails so on a missing --config file or unknown field.
     _explain_bad_config(argv, e)
   return []

@@ -117,7 +117,9 @@ def test_missing_config_file(tmp_path, overrides):
      " did you mean config.train.batch_size?"),
     ("model.foo.bar", "error: unknown config field config.model.foo.bar "
      "(configs/default.py lists every field)."),
-], ids=["field", "section", "no_close_match"])
+    ("model.mlp.hidden_sizes.0", "error: unknown config field "
+     "config.model.mlp.hidden_sizes.0 (configs/default.py lists every field)."),
+], ids=["field", "section", "no_close_match", "inside_a_value"])
 def test_misspelt_config_field_is_named_alone(field, line, tmp_path):
   proc = launch("--config=configs/mlp.py", f"--workdir={tmp_path}",
                 "--config.seed=1", f"--config.{field}=3",
