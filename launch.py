@@ -128,8 +128,9 @@ def _parse_flags(argv: list[str]) -> list[str]:
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
-    detail = " ".join(str(e).split())
-    _fail(f"{detail} (see `python launch.py --helpfull`).")
+    # Several lines only for a traceback from the config file's own code.
+    separator = "\n" if "\n" in str(e) else " "
+    _fail(f"{e}{separator}(see `python launch.py --helpfull`).")
   except (AttributeError, KeyError, TypeError, ValueError, OSError) as e:
     # ml_collections fails so on a missing --config file or unknown field.
     _explain_bad_config(argv, e)
