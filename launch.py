@@ -12,10 +12,13 @@ Several processes/machines: the same command on each, plus
 (README "Multiple machines"; scripts/local_cluster.sh tries it on one box).
 """
 
+import difflib
 import logging as std_logging
 import os
+import re
 import shlex
 import sys
+from typing import Optional
 
 from absl import app
 from absl import flags
@@ -68,18 +71,89 @@ def _fail(message: str) -> None:
   sys.exit(2)
 
 
+def _config_arg(argv: list[str]) -> Optional[str]:
+  """The last value of --config=FILE[:ARG] in argv, if any."""
+  value = None
+  for i, arg in enumerate(argv):
+    match = re.fullmatch(r"--?config(?:=(.*))?", arg)
+    if match:
+      value = match.group(1)
+      if value is None:  # --config FILE
+        value = argv[i + 1] if i + 1 < len(argv) else ""
+  return value
+
+
+def _fail_config_file(config_arg: str) -> None:
+  """Exits with the one-line error for a --config file that cannot load."""
+  path = config_arg.split(":", 1)[0]
+  reason = "is a directory" if os.path.isdir(path) else "no such file"
+  _fail(f"cannot load --config={path}: {reason}. Give the path of a config "
+        "file such as configs/mlp.py.")
+
+
+def _override_fields(argv: list[str]) -> list[str]:
+  """The fields overridden by --config.<field>=... in argv, e.g. 'seed'."""
+  fields = []
+  for arg in argv:
+    match = re.match(r"--?(?:no)?config\.([^=]+)", arg)
+    if match:
+      fields.append(match.group(1))
+  return fields
+
+
+def _unknown_field_message(config, field: str) -> Optional[str]:
+  """Why config has no `field` ('train.batch_sise'), or None if it has it."""
+  parts = field.split(".")
+  node, known = config, True
+  for i, part in enumerate(parts):
+    names = list(node.keys()) if hasattr(node, "keys") else []
+    if part not in names:
+      known = False
+      close = difflib.get_close_matches(part, names, n=1)
+      if not close:
+        break
+      parts[i] = part = close[0]
+    node = node[part]
+  else:
+    if known:
+      return None
+    return (f"unknown config field config.{field}; did you mean "
+            f"config.{'.'.join(parts)}?")
+  return (f"unknown config field config.{field} (configs/default.py lists "
+          "every field).")
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's parser, with a clean message for unknown --config.* fields."""
+  """absl's parser, with one-line messages for bad --config files or fields."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
-    _fail(f"{e}\nSee `python launch.py --helpfull`.")
-  except (AttributeError, KeyError) as e:  # Unknown --config.<field>.
-    bad = [a for a in argv if a.startswith("--config.")]
-    detail = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ")
-    _fail(f"unknown config field in {' '.join(bad)}: {detail} "
-          "(configs/default.py lists every field).")
+    # Several lines only for a traceback from the config file's own code.
+    separator = "\n" if "\n" in str(e) else " "
+    _fail(f"{e}{separator}(see `python launch.py --helpfull`).")
+  except (AttributeError, KeyError, TypeError, ValueError, OSError) as e:
+    # ml_collections fails so on a missing --config file or unknown field.
+    _explain_bad_config(argv, e)
   return []
+
+
+def _explain_bad_config(argv: list[str], error: Exception) -> None:
+  """Exits with a one-line message for `error`, or re-raises it."""
+  config_arg = _config_arg(argv)
+  if config_arg is None:
+    raise error
+  try:
+    config = flags.FLAGS["config"].parser.parse(config_arg)
+    config.to_dict()
+  except OSError:  # ml_collections defers the load error to first use.
+    _fail_config_file(config_arg)
+  except Exception:  # pylint: disable=broad-except
+    raise error  # pylint: disable=raise-missing-from
+  for field in _override_fields(argv):
+    message = _unknown_field_message(config, field)
+    if message:
+      _fail(message)
+  raise error
 
 
 def _load_config():
@@ -88,10 +162,8 @@ def _load_config():
   try:
     if config is not None:
       config.to_dict()
-  except OSError as e:  # ml_collections defers the load error to first use.
-    detail = " ".join(str(e).split())
-    _fail(f"cannot load --config: {detail}. Give the path of a config file "
-          "such as configs/mlp.py.")
+  except OSError:  # ml_collections defers the load error to first use.
+    _fail_config_file(flags.FLAGS["config"].config_filename)
   return config
 
 

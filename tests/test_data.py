@@ -1,6 +1,7 @@
 """Data sources: the IDX reader, the TFDS path, the offline fallback."""
 
 import gzip
+import logging
 import struct
 
 import numpy as np
@@ -123,6 +124,29 @@ def test_offline_without_fallback_is_an_error(base_config, offline, tmp_path):
   cfg.tfds_data_dir = str(tmp_path)
   with pytest.raises(zoo.DataError, match="allow_fallback=False"):
     data.load(cfg, seed=0)
+
+
+def _variant_warnings(caplog, data_dir):
+  """TFDS's "Variant folder ..." warnings while MNIST fails to load offline."""
+  with caplog.at_level(logging.WARNING):
+    with pytest.raises(tfds_mnist.DataUnavailableError, match="not prepared"):
+      tfds_mnist.load_mnist(str(data_dir), timeout_s=0.1)
+  return [r.getMessage() for r in caplog.records
+          if r.getMessage().startswith("Variant folder")]
+
+
+def test_offline_tfds_is_quiet_about_folders_it_never_made(offline, tmp_path,
+                                                            caplog):
+  filters = list(logging.getLogger("absl").filters)
+  assert not _variant_warnings(caplog, tmp_path)
+  assert logging.getLogger("absl").filters == filters  # Only during TFDS.
+
+
+def test_offline_tfds_still_warns_about_a_broken_dataset_folder(
+    offline, tmp_path, caplog):
+  (tmp_path / "mnist" / "3.0.1").mkdir(parents=True)  # Without its files.
+  [warning] = _variant_warnings(caplog, tmp_path)
+  assert warning.endswith("mnist/3.0.1 has no dataset_info.json")
 
 
 def test_unreachable_host_is_detected_quickly():

@@ -59,6 +59,7 @@ def test_list_models_and_datasets():
   assert proc.returncode == 0
   assert {"cnn", "logistic", "mlp"} <= set(proc.stdout.split())
   proc = launch("--list_datasets")
+  assert proc.returncode == 0
   assert {"digits", "mnist"} <= set(proc.stdout.split())
 
 
@@ -87,8 +88,8 @@ def test_user_model_from_a_file(tmp_path):
 def test_bad_input_is_one_clear_line_and_exit_2(args, message, tmp_path):
   proc = launch("--config=configs/mlp.py", f"--workdir={tmp_path}", *args)
   assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
-  assert message in proc.stderr
-  assert "Traceback" not in proc.stderr
+  [line] = proc.stderr.splitlines()
+  assert line.startswith("error: ") and message in line
 
 
 def test_batch_not_divisible_by_devices_exits_2(tmp_path):
@@ -99,8 +100,66 @@ def test_batch_not_divisible_by_devices_exits_2(tmp_path):
   assert "does not divide evenly over the 2 devices" in proc.stderr
 
 
-def test_missing_config_file(tmp_path):
-  proc = launch("--config=configs/nope.py", f"--workdir={tmp_path}")
-  assert proc.returncode != 0
-  assert "configs/nope.py" in proc.stderr
+@pytest.mark.parametrize("overrides", [[], ["--config.train.num_epochs=3"]])
+def test_missing_config_file(tmp_path, overrides):
+  proc = launch("--config=configs/nope.py", f"--workdir={tmp_path}",
+                *overrides)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr == (
+      "error: cannot load --config=configs/nope.py: no such file. Give the "
+      "path of a config file such as configs/mlp.py.\n")
+
+
+@pytest.mark.parametrize("field,line", [
+    ("train.batch_sise", "error: unknown config field config.train.batch_sise;"
+     " did you mean config.train.batch_size?"),
+    ("trian.batch_size", "error: unknown config field config.trian.batch_size;"
+     " did you mean config.train.batch_size?"),
+    ("model.foo.bar", "error: unknown config field config.model.foo.bar "
+     "(configs/default.py lists every field)."),
+    ("model.mlp.hidden_sizes.0", "error: unknown config field "
+     "config.model.mlp.hidden_sizes.0 (configs/default.py lists every field)."),
+], ids=["field", "section", "no_close_match", "inside_a_value"])
+def test_misspelt_config_field_is_named_alone(field, line, tmp_path):
+  proc = launch("--config=configs/mlp.py", f"--workdir={tmp_path}",
+                "--config.seed=1", f"--config.{field}=3",
+                "--config.train.num_epochs=1")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr == line + "\n"
+
+
+WIDE_NET = '''
+import haiku as hk
+import zoo
+
+
+@zoo.register_model("wide_net")
+class WideNet(hk.Module):
+
+  def __init__(self, num_classes, name=None):
+    super().__init__(name=name)
+    self.num_classes = num_classes
+
+  def __call__(self, x, is_training):
+    return hk.Linear(self.num_classes + 1)(hk.Flatten()(x))
+'''
+
+
+def test_user_model_breaking_the_contract_exits_2(tmp_path):
+  module = tmp_path / "wide_net.py"
+  module.write_text(WIDE_NET)
+  proc = launch("--config=configs/mlp.py", f"--config.model.module={module}",
+                "--config.model.name=wide_net", "--config.data.name=digits",
+                "--config.train.num_epochs=1", f"--workdir={tmp_path / 'run'}")
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  [line] = proc.stderr.splitlines()
+  assert line.startswith("error: Model 'wide_net' breaks the registry "
+                         "contract: for x of shape (1, 8, 8, 1) it returned "
+                         "logits of shape (1, 11), not [batch, num_classes] = "
+                         "(1, 10).")
+  assert line.endswith(
+      'The contract (README.md, section "Register your own model"): the '
+      "builder is called inside hk.transform as builder(num_classes=..., "
+      "**config.model.wide_net), and the module as module(x, is_training=...)"
+      " with x [batch, *input_shape], returning logits [batch, num_classes].")
   assert "Traceback" not in proc.stderr

@@ -8,14 +8,12 @@ import pytest
 
 import zoo
 from zoo.models import registry
-from zoo.models import registry
 
 IMAGE_SHAPES = [(28, 28, 1), (8, 8, 1)]
 
 
 def test_builtin_models_are_registered():
   assert {"logistic", "mlp", "cnn"} <= set(zoo.list_models())
-  assert zoo.list_models() == sorted(zoo.list_models())
 
 
 def test_unknown_model_names_close_match_and_choices():
@@ -117,3 +115,84 @@ def test_cnn_dropout_is_active_only_in_training():
   eval_b, _ = forward.apply(params, state, jax.random.key(2), x, False)
   assert not jnp.allclose(train_a, train_b)
   chex.assert_trees_all_equal(eval_a, eval_b)
+
+
+CONTRACT = ('The contract (README.md, section "Register your own model"): the '
+            "builder is called inside hk.transform as builder(num_classes=..., "
+            "**config.model.{name}), and the module as module(x, "
+            "is_training=...) with x [batch, *input_shape], returning logits "
+            "[batch, num_classes].")
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+  """Models registered by the test are forgotten after it."""
+  monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # pylint: disable=protected-access
+
+
+class _Linear(hk.Module):
+  """Meets the contract unless a test breaks it."""
+
+  def __init__(self, num_classes, extra_classes=0, name=None):
+    super().__init__(name=name)
+    self.num_outputs = num_classes + extra_classes
+
+  def __call__(self, x, is_training):
+    del is_training
+    return hk.Linear(self.num_outputs)(hk.Flatten()(x))
+
+
+class _NoIsTraining(_Linear):
+
+  def __call__(self, x):  # pylint: disable=arguments-differ
+    return super().__call__(x, is_training=False)
+
+
+def _contract_error(name, builder, hyperparameters=None):
+  zoo.register_model(name)(builder)
+  forward = registry.build_forward(name, 4, hyperparameters or {})
+  with pytest.raises(zoo.ConfigError) as e:
+    forward.init(jax.random.key(0), jnp.zeros((2, 3, 3, 1)), True)
+  message = str(e.value)
+  assert message.endswith(CONTRACT.format(name=name)), message
+  assert "\n" not in message
+  return message
+
+
+def test_builder_without_num_classes_states_the_contract(scratch_registry):
+  def no_num_classes(width=3):
+    return hk.Linear(width)
+
+  message = _contract_error("no_num_classes_net", no_num_classes)
+  assert message.startswith(
+      "Model 'no_num_classes_net' breaks the registry contract: its builder ")
+  assert ".<locals>.no_num_classes does not accept num_classes. " in message
+
+
+def test_module_without_is_training_states_the_contract(scratch_registry):
+  message = _contract_error("no_is_training_net", _NoIsTraining)
+  assert message.startswith(
+      "Model 'no_is_training_net' breaks the registry contract: its module ")
+  assert "._NoIsTraining takes no is_training argument. " in message
+
+
+def test_wrong_logits_shape_fails_at_init(scratch_registry):
+  message = _contract_error("wide_net", _Linear, {"extra_classes": 1})
+  assert message.startswith(
+      "Model 'wide_net' breaks the registry contract: for x of shape "
+      "(2, 3, 3, 1) it returned logits of shape (2, 5), not [batch, "
+      "num_classes] = (2, 4).")
+
+
+def test_builder_returning_no_module_states_the_contract(scratch_registry):
+  message = _contract_error("no_module_net", lambda num_classes: num_classes)
+  assert "its builder returned int 4, not a callable module." in message
+
+
+def test_contract_kept_with_var_kwargs(scratch_registry):
+  zoo.register_model("kwargs_net")(lambda **kwargs: _Linear(**kwargs))
+  forward = registry.build_forward("kwargs_net", 4, {"extra_classes": 0})
+  x = jnp.zeros((2, 3, 3, 1))
+  params, state = forward.init(jax.random.key(0), x, True)
+  logits, _ = forward.apply(params, state, None, x, False)
+  chex.assert_shape(logits, (2, 4))

@@ -5,8 +5,11 @@ download we check, in a few seconds, that its download host answers; if not
 we raise `DataUnavailableError` at once.
 """
 
+import contextlib
+import logging
+import os
 import socket
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -29,6 +32,30 @@ def host_reachable(address: tuple[str, int], timeout_s: float) -> bool:
     return False
 
 
+class _MissingVariantFilter(logging.Filter):
+  """Drops TFDS's "Variant folder X has no ..." warning if X does not exist.
+
+  It then only means "not prepared", which `load_mnist`'s own error says.
+  """
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.msg != "Variant folder %s has no %s" or not record.args:
+      return True
+    return os.path.exists(str(record.args[0]))
+
+
+@contextlib.contextmanager
+def _without_missing_variant_noise() -> Iterator[None]:
+  """Filters TFDS's logger with `_MissingVariantFilter` inside the block."""
+  absl_logger = logging.getLogger("absl")  # TFDS logs through absl.logging.
+  noise = _MissingVariantFilter()
+  absl_logger.addFilter(noise)
+  try:
+    yield
+  finally:
+    absl_logger.removeFilter(noise)
+
+
 def _to_split(source) -> Split:
   n = len(source)
   records = source.__getitems__(list(range(n)))
@@ -42,8 +69,9 @@ def _to_split(source) -> Split:
 def load_mnist(data_dir: Optional[str], timeout_s: float) -> Dataset:
   """Loads MNIST via TFDS, downloading it once if the network allows."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder("mnist", data_dir=data_dir or None)
-  prepared = builder.is_prepared()
+  with _without_missing_variant_noise():
+    builder = tfds.builder("mnist", data_dir=data_dir or None)
+    prepared = builder.is_prepared()
   if not prepared and not host_reachable(DOWNLOAD_HOST, timeout_s):
     raise DataUnavailableError(
         f"MNIST is not prepared in the TFDS data dir ({builder.data_dir}) "
@@ -52,8 +80,9 @@ def load_mnist(data_dir: Optional[str], timeout_s: float) -> Dataset:
         "access, or pass --config.data.dir=DIR with the four original MNIST "
         "IDX .gz files (e.g. ../shared/data/mnist-5k).")
   try:
-    sources = tfds.data_source("mnist", data_dir=data_dir or None,
-                               download=not prepared)
+    with _without_missing_variant_noise():
+      sources = tfds.data_source("mnist", data_dir=data_dir or None,
+                                 download=not prepared)
     train, test = _to_split(sources["train"]), _to_split(sources["test"])
   except Exception as e:  # TFDS raises many types; all mean "no data".
     raise DataUnavailableError(

@@ -13,7 +13,7 @@ logits of shape `[batch, num_classes]`.
 
 import difflib
 import inspect
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 import haiku as hk
 import jax
@@ -25,6 +25,12 @@ Builder = Callable[..., Any]
 B = TypeVar("B", bound=Builder)
 
 _REGISTRY: dict[str, Builder] = {}
+
+_CONTRACT = (
+    "The contract (README.md, section \"Register your own model\"): the "
+    "builder is called inside hk.transform as builder(num_classes=..., "
+    "**config.model.{name}), and the module as module(x, is_training=...) "
+    "with x [batch, *input_shape], returning logits [batch, num_classes].")
 
 
 def register_model(name: str, *, overwrite: bool = False) -> Callable[[B], B]:
@@ -89,6 +95,9 @@ def create_model(name: str, num_classes: int, **kwargs: Any) -> Any:
   Unknown keyword arguments fail with the list of those the builder accepts.
   """
   builder = get_model(name)
+  if not _accepts(builder, "num_classes"):
+    _break_contract(name, f"its builder {_qualname(builder)} does not accept "
+                    "num_classes.")
   accepted = model_hyperparameters(name)
   takes_var_kwargs = any(
       p.kind is p.VAR_KEYWORD
@@ -104,6 +113,46 @@ def create_model(name: str, num_classes: int, **kwargs: Any) -> Any:
 
 def _qualname(obj: Any) -> str:
   return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
+
+
+def _accepts(fn: Callable[..., Any], keyword: str) -> bool:
+  """Whether `fn` takes `keyword=...` (True if its signature is unknown)."""
+  try:
+    params = inspect.signature(fn).parameters.values()
+  except (TypeError, ValueError):
+    return True
+  by_name = (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+             inspect.Parameter.KEYWORD_ONLY)
+  return any(p.kind is p.VAR_KEYWORD
+             or (p.name == keyword and p.kind in by_name) for p in params)
+
+
+def _break_contract(name: str, problem: str) -> NoReturn:
+  """Raises the ConfigError for a model `name` that breaks the contract."""
+  raise errors.ConfigError(
+      f"Model {name!r} breaks the registry contract: {problem} "
+      f"{_CONTRACT.format(name=name)}")
+
+
+def _checked_call(name: str, model: Any, x: jax.Array, is_training: bool,
+                  num_classes: int) -> jax.Array:
+  """`model(x, is_training=...)`, with the contract checked at trace time."""
+  if not callable(model):
+    _break_contract(name, f"its builder returned {type(model).__name__} "
+                    f"{model!r:.60}, not a callable module.")
+  if not _accepts(model, "is_training"):
+    _break_contract(name, f"its module {_qualname(type(model))} takes no "
+                    "is_training argument.")
+  logits = model(x, is_training=is_training)
+  expected = (x.shape[0], num_classes)
+  shape = getattr(logits, "shape", None)
+  if shape is None or tuple(shape) != expected:
+    got = (f"logits of shape {tuple(shape)}" if shape is not None
+           else f"a {type(logits).__name__}")
+    _break_contract(name, f"for x of shape {tuple(x.shape)} it returned "
+                    f"{got}, not [batch, num_classes] = {expected}.")
+  return logits
+
 
 def hyperparameters(model_config: ml_collections.ConfigDict) -> dict[str, Any]:
   """The selected model's kwargs: `config.model.<name>`, or {} if absent."""
@@ -124,6 +173,6 @@ def build_forward(name: str, num_classes: int,
 
   def forward(x: jax.Array, is_training: bool) -> jax.Array:
     model = create_model(name, num_classes=num_classes, **kwargs)
-    return model(x, is_training=is_training)
+    return _checked_call(name, model, x, is_training, num_classes)
 
   return hk.transform_with_state(forward)
