@@ -12,6 +12,7 @@ import dataclasses
 import time
 from typing import Any, Optional, Sequence
 
+from absl import logging
 import jax
 import ml_collections
 import numpy as np
@@ -107,7 +108,8 @@ def train(setup: Setup, config: ml_collections.ConfigDict,
   epoch, evaluating validation after each epoch and test at the end.
 
   Every hook's `close()` runs at the end, whether training finished, failed
-  or stopped on a signal.
+  or stopped on a signal (then a failing close() is logged, and the error
+  that stopped the run is the one raised).
   """
   progress = progress or start(setup, config)
   try:
@@ -125,21 +127,26 @@ def train(setup: Setup, config: ml_collections.ConfigDict,
                              config.train.eval_batch_size)
     for hook in hooks:
       hook.on_train_end(progress, progress.test)
-  finally:
-    close_all(hooks)
+  except BaseException:
+    close_all(hooks, raise_failure=False)  # The first error stays the one.
+    raise
+  close_all(hooks)
   return progress
 
 
-def close_all(hooks: Sequence[hooks_lib.Hook]) -> None:
-  """Calls every hook's close(), even if one of them fails (the first
-  failure is raised after all have run)."""
+def close_all(hooks: Sequence[hooks_lib.Hook],
+              raise_failure: bool = True) -> None:
+  """Calls every hook's close(), even if one of them fails; the first
+  failure is then raised (or, with `raise_failure=False`, logged)."""
   failure = None
   for hook in hooks:
     try:
       hook.close()
     except Exception as e:  # pylint: disable=broad-except
+      logging.warning("%s.close() failed: %s: %s", type(hook).__name__,
+                      type(e).__name__, e)
       failure = failure or e
-  if failure is not None:
+  if failure is not None and raise_failure:
     raise failure
 
 
