@@ -5,7 +5,8 @@ r"""Time to first step, first run vs second run of the same config.
 
 Runs `launch.py` (one epoch on --data_dir) --runs times with one new, empty
 compilation cache folder, and prints one JSON line per run: the run's
-`seconds_to_first_step` (results.json: from the start of zoo.train.run, so
+`seconds_to_first_step` (results.json: from the start of
+zoo.experiment.train_and_evaluate until the first chunk of steps is done, so
 data, init and compilation, to the first finished step), its
 `train_seconds`, and the wall time of the whole process (Python and JAX
 imports included). The first run fills the cache; later ones read it.

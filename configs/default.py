@@ -73,12 +73,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.full_batch = False
   # Global eval batch; rounded up to a multiple of the device count.
   config.train.eval_batch_size = 1000
+  # Log lines and metrics.jsonl step rows: at the end of each chunk that
+  # passes a multiple of this many steps (and at the last step).
   config.train.log_every_steps = 50
-  # Speed (README, "Performance"). Train steps per compiled call: > 1 keeps
-  # the training split on the devices, draws each epoch's order there and
-  # runs that many steps in one call (a lax.scan; chunks stop at epoch ends);
-  # 1 runs one pmapped step per call with batches sent from the host. Both
-  # train on the same batches in the same order.
+  # Speed (README, "Performance"). Train steps per compiled call (a chunk):
+  # the training split lives on the devices, each epoch's order is drawn
+  # there, and a chunk runs up to this many steps in one call (a lax.scan;
+  # chunks stop at epoch ends). Any value trains on the same batches in the
+  # same order; 1 is a chunk of one step.
   config.train.steps_per_call = 200
   # lax.scan unroll inside a call: 0 (auto) unrolls fully for models with
   # convolutions on CPU (XLA:CPU runs conv gradients in a loop far slower),

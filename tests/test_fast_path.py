@@ -168,7 +168,8 @@ def test_chunked_run_checkpoints_at_chunk_ends_and_resumes(reference,
   config.train.steps_per_call = 5
   workdir = tmp_path / "run"
   with pytest.raises(signals.RunInterrupted, match="at step 15/60"):
-    experiment.train_and_evaluate(config, str(workdir), [StopAt(13)])  # Mid-chunk: its end.
+    experiment.train_and_evaluate(
+        config, str(workdir), [StopAt(13)])  # Mid-chunk: its end.
   assert checkpoint_steps(workdir) == [10, 15]
   config.checkpoint.every_steps = 7  # Due at 21, 28, ...: saved at 25, 30.
   with pytest.raises(signals.RunInterrupted, match="at step 25/60"):

@@ -77,7 +77,8 @@ def test_sigterm_then_kill9_then_resume_equals_uninterrupted_run(
 
   # 3. Resume once more (here, in-process): exactly the uninterrupted run.
   with caplog.at_level(logging.INFO, logger="absl"):
-    results = experiment.train_and_evaluate(resume_config.get_config(), str(workdir))
+    results = experiment.train_and_evaluate(
+        resume_config.get_config(), str(workdir))
   assert f"resumed from step {latest} " in caplog.text
   assert_same_as_reference(workdir, results, reference)
 

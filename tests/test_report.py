@@ -206,7 +206,8 @@ def test_no_validation_no_tensorboard_no_plots(tmp_path):
 def test_only_process_zero_writes_files(tmp_path, monkeypatch):
   monkeypatch.setattr(jax, "process_index", lambda: 1)
   workdir = tmp_path / "work"
-  results = experiment.train_and_evaluate(_config(**{"train.num_epochs": 1}), str(workdir))
+  results = experiment.train_and_evaluate(
+      _config(**{"train.num_epochs": 1}), str(workdir))
   assert not workdir.exists() or not os.listdir(workdir)
   assert results["best_validation_epoch"] == 1  # Still computed.
   assert "files" not in results

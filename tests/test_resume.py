@@ -30,7 +30,8 @@ def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
   workdir = tmp_path / "run"
   with pytest.raises(signals.RunInterrupted,
                      match=r"SIGTERM at step 13/60.*resume from step 13"):
-    experiment.train_and_evaluate(resume_config.get_config(), str(workdir), [StopAt(13)])
+    experiment.train_and_evaluate(
+        resume_config.get_config(), str(workdir), [StopAt(13)])
   assert checkpoint_steps(workdir)[-1] == 13  # Mid-epoch, off the interval.
   assert not (workdir / "results.json").exists()
   assert (workdir / "config.json").exists()
@@ -38,12 +39,14 @@ def test_stopped_then_resumed_run_is_bitwise_identical(reference, tmp_path,
   # epoch-end work (validation, the epoch's metric record).
   with caplog.at_level(logging.INFO, logger="absl"):
     with pytest.raises(signals.RunInterrupted, match="at step 40/60"):
-      experiment.train_and_evaluate(resume_config.get_config(), str(workdir), [StopAt(40)])
+      experiment.train_and_evaluate(
+          resume_config.get_config(), str(workdir), [StopAt(40)])
   assert "resumed from step 13 (epoch 1, batch 13 of 20)" in caplog.text
   assert checkpoint_steps(workdir)[-1] == 40
   caplog.clear()
   with caplog.at_level(logging.INFO, logger="absl"):
-    results = experiment.train_and_evaluate(resume_config.get_config(), str(workdir))
+    results = experiment.train_and_evaluate(
+        resume_config.get_config(), str(workdir))
   assert "resumed from step 40 (epoch 3, batch 0 of 20)" in caplog.text
   assert_same_as_reference(workdir, results, reference)
 
@@ -95,7 +98,8 @@ def test_damaged_latest_checkpoint_is_skipped(reference, tmp_path, caplog):
   partial = workdir / "checkpoints" / "70.orbax-checkpoint-tmp"
   partial.mkdir()  # And what a crash mid-save leaves.
   with caplog.at_level(logging.INFO, logger="absl"):
-    results = experiment.train_and_evaluate(resume_config.get_config(), str(workdir))
+    results = experiment.train_and_evaluate(
+        resume_config.get_config(), str(workdir))
   assert "Skipping a damaged checkpoint" in caplog.text
   assert "resumed from step 50" in caplog.text
   moved = os.listdir(workdir / checkpoint.CORRUPT_SUBDIR)

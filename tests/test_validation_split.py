@@ -9,7 +9,6 @@ import pytest
 from zoo import errors
 from zoo.data import Dataset, Split
 from zoo.data import splits
-from zoo import experiment
 from zoo import train
 
 

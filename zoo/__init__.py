@@ -12,8 +12,8 @@
 from zoo import models  # noqa: F401  (registers the built-in models)
 from zoo.errors import (ConfigError, DataError, ModelNotFoundError,
                         UserModuleError, WorkdirError, ZooError)
-from zoo.models import user_modules  # noqa: F401
-from zoo.models.registry import create_model, get_model, list_models, register_model
+from zoo.models.registry import (create_model, get_model, list_models,
+                                 register_model)
 
 __version__ = "0.1.0"
 

@@ -64,7 +64,8 @@ def changed_fields(saved: dict[str, Any],
                    config: ml_collections.ConfigDict) -> list[str]:
   """'field: saved -> now' for every field that changed (all of them
   harmless once `check_resumable` passed)."""
-  flat_saved, flat_now = serialize.flatten(saved), serialize.flatten(serialize.to_jsonable(config))
+  flat_saved = serialize.flatten(saved)
+  flat_now = serialize.flatten(serialize.to_jsonable(config))
   return [f"{k}: {flat_saved.get(k, _ABSENT)!r} -> {flat_now.get(k, _ABSENT)!r}"
           for k in sorted(set(flat_saved) | set(flat_now))
           if flat_saved.get(k, _ABSENT) != flat_now.get(k, _ABSENT)]

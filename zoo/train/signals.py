@@ -8,7 +8,7 @@ signal restores the previous handlers, so a second Ctrl-C stops at once.
 import contextlib
 import signal
 import threading
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 from zoo import errors
 
