@@ -55,8 +55,10 @@ class Progress:
   seconds_to_first_step: Optional[float] = None
   test: Optional[dict[str, Any]] = None
   initial_step: int = 0  # The step this piece started at.
-  _piece_start: Optional[float] = None
-  _piece_end: Optional[float] = None
+  # time.perf_counter() when this piece's training started and ended (its
+  # last epoch's validation done); None before.
+  training_started_at: Optional[float] = None
+  training_ended_at: Optional[float] = None
 
   @property
   def total_steps(self) -> int:
@@ -70,10 +72,10 @@ class Progress:
   def train_seconds(self) -> float:
     """Training time of the whole run so far, over all its pieces
     (compilation and validation included, test evaluation excluded)."""
-    if self._piece_start is None:
+    if self.training_started_at is None:
       return self.train_seconds_before
-    end = self._piece_end or time.perf_counter()
-    return self.train_seconds_before + end - self._piece_start
+    end = self.training_ended_at or time.perf_counter()
+    return self.train_seconds_before + end - self.training_started_at
 
   def best_epoch(self) -> Optional[dict[str, Any]]:
     """The history entry of the best validation accuracy (earliest on ties),
@@ -115,14 +117,14 @@ def train(setup: Setup, config: ml_collections.ConfigDict,
   try:
     for hook in hooks:
       hook.on_train_start(progress)
-    progress._piece_start = time.perf_counter()  # pylint: disable=protected-access
+    progress.training_started_at = time.perf_counter()
     first_epoch, first_batch = divmod(progress.step, setup.steps_per_epoch)
+    if first_epoch >= config.train.num_epochs:  # Finished: nothing to add.
+      progress.training_ended_at = progress.training_started_at
     for epoch in range(first_epoch, config.train.num_epochs):
       progress.epoch = epoch
       _train_epoch(progress, hooks, first_batch if epoch == first_epoch else 0)
     progress.state = jax.block_until_ready(progress.state)
-    if progress._piece_end is None:  # pylint: disable=protected-access
-      progress._piece_end = time.perf_counter()  # pylint: disable=W0212
     progress.test = evaluate(setup, progress.state, setup.dataset.test,
                              config.train.eval_batch_size)
     for hook in hooks:
@@ -193,6 +195,6 @@ def _train_epoch(progress: Progress, hooks: Sequence[hooks_lib.Hook],
       seconds=seconds)
   progress.history.append(summary.to_json())
   if progress.step >= progress.total_steps:  # The final checkpoint's time.
-    progress._piece_end = time.perf_counter()  # pylint: disable=W0212
+    progress.training_ended_at = time.perf_counter()
   for hook in hooks:
     hook.on_epoch_end(progress, summary)
