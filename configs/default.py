@@ -89,6 +89,10 @@ def get_config() -> ml_collections.ConfigDict:
   # JAX's persistent compilation cache: 'auto' (~/.cache/haiku-zoo/jax or
   # $XDG_CACHE_HOME/haiku-zoo/jax), a folder, or '' to leave JAX's settings.
   config.train.compilation_cache_dir = "auto"
+  # Label smoothing of the training loss, in [0, 1): the targets become
+  # (1 - a) * one_hot + a / num_classes. Evaluation losses stay the plain
+  # cross-entropy.
+  config.train.label_smoothing = 0.0
 
   config.optimizer = ml_collections.ConfigDict()
   # 'adam', 'adamw' (decoupled weight decay) or 'sgd' (with momentum).

@@ -24,7 +24,13 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
           # CSV tables: which columns, rows and classes, and their scaling.
           "data.label_column", "data.feature_columns", "data.classes",
           "data.drop_missing", "data.standardize",
-          "train.batch_size", "train.full_batch", "optimizer")
+          "train.batch_size", "train.full_batch", "optimizer",
+          # Holds no array and moves no batch, but is part of the training
+          # objective, like optimizer.l2 and the learning rate (which must
+          # match with the whole optimizer section): a resume under another
+          # value would continue another recipe than the one config.json
+          # records for the whole run.
+          "train.label_smoothing")
 
 
 _ABSENT = "<absent>"

@@ -36,14 +36,17 @@ def _boolean(config: ml_collections.ConfigDict, field: str) -> None:
 
 
 def _number_in(config, field: str, low: float, high: float,
-               low_open: bool = False) -> None:
+               low_open: bool = False, high_open: bool = False) -> None:
   value = _get(config, field)
   ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-  ok = ok and math.isfinite(value) and value <= high
+  ok = ok and math.isfinite(value)
+  ok = ok and (value < high if high_open else value <= high)
   ok = ok and (value > low if low_open else value >= low)
   if not ok:
     bracket = "(" if low_open else "["
-    _fail(field, value, f"it must be a number in {bracket}{low:g}, {high:g}]")
+    closing = ")" if high_open else "]"
+    _fail(field, value,
+          f"it must be a number in {bracket}{low:g}, {high:g}{closing}")
 
 
 def _one_of(config, field: str, choices: tuple[str, ...]) -> None:
@@ -92,6 +95,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number_in(config, "optimizer.weight_decay", 0.0, 1e3)
   _number_in(config, "optimizer.momentum", 0.0, 1.0)
   _number_in(config, "optimizer.l2", 0.0, 1e3)
+  _number_in(config, "train.label_smoothing", 0.0, 1.0, high_open=True)
   _boolean(config, "train.full_batch")
   _one_of(config, "optimizer.name", OPTIMIZERS)
   _one_of(config, "optimizer.schedule", SCHEDULES)

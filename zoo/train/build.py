@@ -68,7 +68,9 @@ def setup(config: ml_collections.ConfigDict,
   state = _init(forward, optimizer, dataset, config)
   shapes = dict(input_shape=dataset.input_shape,
                 num_classes=dataset.num_classes)
-  train_step = step_lib.make_train_step(forward, optimizer, **shapes)
+  train_step = step_lib.make_train_step(
+      forward, optimizer, **shapes,
+      label_smoothing=config.train.label_smoothing)
   p_eval_step = jax.pmap(step_lib.make_eval_step(forward, **shapes),
                          axis_name=parallel.AXIS, devices=devices)
   has_conv = chunks.has_convolution(forward, state.params, state.model_state,

@@ -46,20 +46,39 @@ def _check_batch(batch: Batch, input_shape: tuple[int, ...]) -> None:
     chex.assert_shape(batch["mask"], labels.shape)
 
 
+def train_loss(logits: jax.Array, labels: jax.Array,
+               label_smoothing: float = 0.0) -> jax.Array:
+  """Per-example training loss `[b]`: softmax cross-entropy.
+
+  With `label_smoothing` > 0 the targets are the one-hot labels smoothed by
+  `optax.smooth_labels` (`(1 - a) * one_hot + a / num_classes`); with 0 it is
+  exactly the integer-label cross-entropy that evaluation uses.
+  """
+  if not label_smoothing:
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  targets = optax.smooth_labels(
+      jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype),
+      label_smoothing)
+  return optax.softmax_cross_entropy(logits, targets)
+
+
 def make_train_step(
     forward: hk.TransformedWithState, optimizer: optax.GradientTransformation,
     input_shape: tuple[int, ...], num_classes: int,
+    label_smoothing: float = 0.0,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
   """Returns `train_step(state, batch) -> (state, {'loss', 'accuracy'})`.
 
-  Gradients, model state and metrics are averaged over the pmap axis.
+  Gradients, model state and metrics are averaged over the pmap axis. The
+  loss (and its metric) is `train_loss(..., label_smoothing)`; the eval step
+  always reports the plain cross-entropy.
   """
 
   def loss_fn(params, model_state, rng, inputs, labels):
     logits, model_state = forward.apply(params, model_state, rng, inputs,
                                         is_training=True)
     chex.assert_shape(logits, (inputs.shape[0], num_classes))
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    loss = train_loss(logits, labels, label_smoothing)
     return loss.mean(), (model_state, logits)
 
   def train_step(state: TrainState, batch: Batch):
