@@ -98,12 +98,18 @@ def get_config() -> ml_collections.ConfigDict:
   # 'adam', 'adamw' (decoupled weight decay) or 'sgd' (with momentum).
   config.optimizer.name = "adam"
   config.optimizer.learning_rate = 1e-3
-  # 'constant' or 'cosine' (decays to 0 over the whole run).
+  # 'constant' or 'cosine' (decays to 0 at the end of the run).
   config.optimizer.schedule = "constant"
+  # Linear warmup from 0 to learning_rate over this many epochs (fractions
+  # allowed; rounded to whole steps), then the schedule; 0: none.
+  config.optimizer.warmup_epochs = 0.0
   config.optimizer.weight_decay = 0.0  # adamw only.
   config.optimizer.momentum = 0.9  # sgd only; 0 for plain SGD.
+  config.optimizer.nesterov = False  # sgd with momentum > 0 only.
   # L2 penalty (l2 / 2) * sum(w**2) on the weights (not biases), any optimizer.
   config.optimizer.l2 = 0.0
+  # Clip the gradient (after the l2 term) to this global norm; 0: off.
+  config.optimizer.clip_norm = 0.0
 
   # What a run shows and writes besides results.json (see README, "Reading
   # the results"). Only process 0 writes files.

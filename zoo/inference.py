@@ -70,7 +70,10 @@ def build_from_meta(meta: dict[str, Any]):
   data = meta["dataset"]
   forward = registry.build_forward(config.model.name, data["num_classes"],
                                    registry.hyperparameters(config.model))
-  optimizer = optim.make_optimizer(config.optimizer, total_steps=1)
+  steps_per_epoch = data.get("steps_per_epoch", 1)
+  optimizer = optim.make_optimizer(
+      config.optimizer, steps_per_epoch * config.train.num_epochs,
+      steps_per_epoch)
   # Only the structure, shapes and dtypes matter: trace, don't compute.
   abstract = jax.eval_shape(functools.partial(
       init_state, forward, optimizer, tuple(data["input_shape"]), config.seed))

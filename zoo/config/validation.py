@@ -95,10 +95,23 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number_in(config, "optimizer.weight_decay", 0.0, 1e3)
   _number_in(config, "optimizer.momentum", 0.0, 1.0)
   _number_in(config, "optimizer.l2", 0.0, 1e3)
+  _number_in(config, "optimizer.clip_norm", 0.0, 1e9)
   _number_in(config, "train.label_smoothing", 0.0, 1.0, high_open=True)
   _boolean(config, "train.full_batch")
   _one_of(config, "optimizer.name", OPTIMIZERS)
   _one_of(config, "optimizer.schedule", SCHEDULES)
+  _boolean(config, "optimizer.nesterov")
+  if config.optimizer.nesterov and (config.optimizer.name != "sgd"
+                                    or not config.optimizer.momentum):
+    _fail("optimizer.nesterov", True,
+          "Nesterov momentum needs optimizer.name='sgd' with "
+          "optimizer.momentum > 0; set it to False")
+  _number_in(config, "optimizer.warmup_epochs", 0.0, 1e6)
+  # Again in steps, once the steps per epoch are known: optim.warmup_steps.
+  if config.optimizer.warmup_epochs >= config.train.num_epochs:
+    _fail("optimizer.warmup_epochs", config.optimizer.warmup_epochs,
+          "the warmup must be shorter than the run "
+          f"(train.num_epochs={config.train.num_epochs})")
   _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
   _number_in(config, "data.validation_fraction", 0.0, 0.9)
   _number_in(config, "data.download_timeout_s", 0.0, 600.0, low_open=True)

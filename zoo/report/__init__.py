@@ -37,7 +37,8 @@ def build_hooks(config: ml_collections.ConfigDict, workdir: str,
   tracker = MetricsTracker(
       config.train.log_every_steps, config.train.batch_size,
       learning_rate_fn(config.optimizer,
-                       steps_per_epoch * config.train.num_epochs))
+                       steps_per_epoch * config.train.num_epochs,
+                       steps_per_epoch))
   out: list[hooks.Hook] = [tracker]
   if cfg.progress_bar:
     out.append(ProgressHook(config.train.batch_size))

@@ -64,7 +64,8 @@ def setup(config: ml_collections.ConfigDict,
   forward = registry.build_forward(config.model.name, dataset.num_classes,
                                    registry.hyperparameters(config.model))
   optimizer = optim.make_optimizer(config.optimizer,
-                                   steps_per_epoch * config.train.num_epochs)
+                                   steps_per_epoch * config.train.num_epochs,
+                                   steps_per_epoch)
   state = _init(forward, optimizer, dataset, config)
   shapes = dict(input_shape=dataset.input_shape,
                 num_classes=dataset.num_classes)

@@ -1,35 +1,82 @@
-"""Builds the optax optimizer and learning-rate schedule of `config.optimizer`."""
+"""Builds the optax optimizer and learning-rate schedule of `config.optimizer`.
 
-from typing import Any
+The gradient goes through, in order: the L2 term (`l2 > 0`), clipping by
+global norm (`clip_norm > 0`), then Adam / AdamW / SGD with the schedule.
+"""
+
+from typing import Any, Optional
 
 import haiku as hk
 import ml_collections
 import optax
 
+from zoo import errors
 
-def learning_rate_schedule(cfg: ml_collections.ConfigDict,
-                           total_steps: int) -> optax.Schedule:
-  """`rate(count)`: the learning rate of update number `count` (0-based)."""
+
+def warmup_steps(cfg: ml_collections.ConfigDict, total_steps: int,
+                 steps_per_epoch: Optional[int]) -> int:
+  """`cfg.warmup_epochs` in steps: rounded, at least 1 if any warmup is set.
+
+  Raises ConfigError unless the warmup is shorter than the run's
+  `total_steps`; ValueError if a warmup is set but `steps_per_epoch` is None.
+  """
+  epochs = cfg.get("warmup_epochs", 0.0)  # Configs saved before it: none.
+  if not epochs:
+    return 0
+  if steps_per_epoch is None:
+    raise ValueError("optimizer.warmup_epochs > 0 needs steps_per_epoch.")
+  steps = max(1, round(epochs * steps_per_epoch))
+  if steps >= total_steps:
+    raise errors.ConfigError(
+        f"config.optimizer.warmup_epochs={epochs!r} is {steps} steps "
+        f"({steps_per_epoch} per epoch), not shorter than the run's "
+        f"{total_steps} steps. Fix it with a smaller "
+        "--config.optimizer.warmup_epochs=<value> or more train.num_epochs.")
+  return steps
+
+
+def learning_rate_schedule(cfg: ml_collections.ConfigDict, total_steps: int,
+                           steps_per_epoch: Optional[int] = None
+                          ) -> optax.Schedule:
+  """`rate(count)`: the learning rate of update number `count` (0-based).
+
+  A linear warmup from 0 to `learning_rate` over `warmup_steps(...)` steps,
+  then 'constant' or 'cosine' (decay to 0 at `total_steps`).
+  `steps_per_epoch` may be None only without a warmup.
+  """
+  lr = cfg.learning_rate
+  warmup = warmup_steps(cfg, total_steps, steps_per_epoch)
   if cfg.schedule == "cosine":
-    return optax.cosine_decay_schedule(cfg.learning_rate, max(total_steps, 1))
+    if warmup:
+      return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, total_steps)
+    return optax.cosine_decay_schedule(lr, max(total_steps, 1))
   if cfg.schedule == "constant":
-    return optax.constant_schedule(cfg.learning_rate)
+    if warmup:  # Holds `lr` after `warmup` steps.
+      return optax.linear_schedule(0.0, lr, warmup)
+    return optax.constant_schedule(lr)
   raise ValueError(f"Unknown schedule {cfg.schedule!r}")  # config_checks.
 
 
-def make_optimizer(cfg: ml_collections.ConfigDict,
-                   total_steps: int) -> optax.GradientTransformation:
-  """Adam / AdamW / SGD with `learning_rate_schedule(cfg, total_steps)`.
+def make_optimizer(cfg: ml_collections.ConfigDict, total_steps: int,
+                   steps_per_epoch: Optional[int] = None
+                  ) -> optax.GradientTransformation:
+  """Adam / AdamW / SGD with `learning_rate_schedule(cfg, total_steps, ...)`.
 
   `cfg.l2 > 0` adds `l2 * w` to the gradient of every weight `w` (not the
   biases) before the optimizer: the gradient of the penalty
   `(l2 / 2) * sum(w**2)`, so the optimizer sees the regularised loss.
+  `cfg.clip_norm > 0` then scales that gradient (l2 term included) down to a
+  global norm of at most `clip_norm`. `steps_per_epoch` converts
+  `cfg.warmup_epochs` to steps (None: no warmup allowed).
   """
-  optimizer = _base_optimizer(cfg, learning_rate_schedule(cfg, total_steps))
+  schedule = learning_rate_schedule(cfg, total_steps, steps_per_epoch)
+  chain = []
   if cfg.l2 > 0:
-    return optax.chain(
-        optax.add_decayed_weights(cfg.l2, mask=weights_only), optimizer)
-  return optimizer
+    chain.append(optax.add_decayed_weights(cfg.l2, mask=weights_only))
+  if cfg.get("clip_norm", 0.0) > 0:
+    chain.append(optax.clip_by_global_norm(cfg.clip_norm))
+  optimizer = _base_optimizer(cfg, schedule)
+  return optax.chain(*chain, optimizer) if chain else optimizer
 
 
 def weights_only(params: hk.Params) -> Any:
@@ -45,5 +92,6 @@ def _base_optimizer(cfg: ml_collections.ConfigDict,
   if cfg.name == "adamw":
     return optax.adamw(lr, weight_decay=cfg.weight_decay)
   if cfg.name == "sgd":
-    return optax.sgd(lr, momentum=cfg.momentum or None)
+    return optax.sgd(lr, momentum=cfg.momentum or None,
+                     nesterov=cfg.get("nesterov", False))
   raise ValueError(f"Unknown optimizer {cfg.name!r}")  # config_checks stops it.
