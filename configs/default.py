@@ -52,6 +52,15 @@ def get_config() -> ml_collections.ConfigDict:
   # Fraction of the training data held out (stratified, from the seed) as a
   # validation split evaluated every epoch; 0 disables it.
   config.data.validation_fraction = 0.1
+  # Images: 'none' keeps pixels in [0, 1]; 'per_channel' standardises each
+  # channel with the mean and std of the training split (not validation or
+  # test); 'fixed' with image_mean and image_std below. Saved with the run and
+  # applied by zoo.load.
+  config.data.image_normalization = "none"
+  # 'fixed' only: one mean and one std (> 0) per channel, in [0, 1] pixel
+  # units, e.g. '(0.4914, 0.4822, 0.4465)'; empty otherwise.
+  config.data.image_mean = ()
+  config.data.image_std = ()
   # --- CSV tables (data.name='csv'; see configs/mobile_price.py) ---
   # The CSV file: a header row, then one row per example.
   config.data.path = ""

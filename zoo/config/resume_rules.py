@@ -24,6 +24,8 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
           # CSV tables: which columns, rows and classes, and their scaling.
           "data.label_column", "data.feature_columns", "data.classes",
           "data.drop_missing", "data.standardize",
+          # Images: how pixels were scaled before the model saw them.
+          "data.image_normalization", "data.image_mean", "data.image_std",
           "train.batch_size", "train.full_batch", "optimizer")
 
 

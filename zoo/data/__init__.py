@@ -11,19 +11,23 @@
   csv            a CSV table (`data.path`): numeric features and a label column.
   other names    a TFDS image-classification dataset (`kmnist`, ...).
 
-Images are float32 NHWC in [0, 1].
+Images are float32 NHWC in [0, 1]; `data.image_normalization` may then
+standardise their channels (see image_normalization.py).
 """
 
 import dataclasses
 import difflib
 import functools
-from typing import Callable
+from typing import Any, Callable, Optional
 
 from absl import logging
 import ml_collections
+import numpy as np
 
 from zoo import errors
 from zoo.data import csv_table
+from zoo.data import image_normalization
+from zoo.data import splits
 from zoo.data import tfds_images
 from zoo.data.batching import eval_batches
 from zoo.data.cifar10 import load_cifar10_dir
@@ -31,7 +35,8 @@ from zoo.data.dataset import Dataset, Split
 from zoo.data.digits import load_digits
 from zoo.data.idx import IDX_SETS, load_idx_dir
 
-__all__ = ["Dataset", "Split", "eval_batches", "list_datasets", "load"]
+__all__ = ["Dataset", "Split", "apply_preprocessing", "eval_batches",
+           "list_datasets", "load"]
 
 Source = Callable[[ml_collections.ConfigDict, int], Dataset]
 
@@ -125,5 +130,33 @@ def _source(name: str) -> Source:
 
 
 def load(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
-  """Loads the dataset named by `cfg.name` into host memory."""
-  return _source(cfg.name)(cfg, seed)
+  """Loads the dataset named by `cfg.name` into host memory.
+
+  With `cfg.image_normalization` other than 'none', the validation split is
+  carved here (as the loop would) so the statistics see the train split only.
+  """
+  dataset = _source(cfg.name)(cfg, seed)
+  if cfg.image_normalization == "none":
+    return dataset
+  if dataset.validation is None:
+    dataset = splits.with_validation(dataset, cfg.validation_fraction, seed)
+  preprocessing = image_normalization.fit(
+      dataset, cfg.image_normalization, tuple(cfg.image_mean),
+      tuple(cfg.image_std))
+  return image_normalization.normalize(dataset, preprocessing)
+
+
+def apply_preprocessing(inputs: np.ndarray,
+                        preprocessing: Optional[dict[str, Any]]) -> np.ndarray:
+  """Does to raw `inputs` `[b, ...]` what a run's saved `preprocessing` says.
+
+  Raw inputs are what the source reads: images in [0, 1], or a CSV table's
+  feature columns.
+  """
+  if not preprocessing:
+    return inputs
+  if "image_normalization" in preprocessing:
+    return image_normalization.apply(inputs, preprocessing)
+  if "mean" in preprocessing:
+    return csv_table.standardize(inputs, preprocessing)
+  return inputs
