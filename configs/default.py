@@ -31,9 +31,13 @@ def get_config() -> ml_collections.ConfigDict:
       dict(channels=(32, 64), hidden_size=256, dropout_rate=0.0))
 
   config.data = ml_collections.ConfigDict()
-  # 'mnist' or 'digits' (`python launch.py --list_datasets`).
+  # 'mnist', 'fashion_mnist', 'cifar10', 'digits' or 'csv' (`python launch.py
+  # --list_datasets`), or any TensorFlow Datasets image-classification name
+  # ('kmnist', 'svhn_cropped', ...).
   config.data.name = "mnist"
-  # MNIST only: a folder with the four original IDX .gz files. Empty: TFDS.
+  # Local files instead of TFDS (empty: TFDS). mnist / fashion_mnist: a folder
+  # with the four original IDX .gz files; cifar10: the cifar-10-batches-py
+  # folder of the official python version.
   config.data.dir = ""
   # Where TFDS keeps prepared datasets; empty: its default (~/tensorflow_datasets).
   config.data.tfds_data_dir = ""
@@ -42,11 +46,21 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.allow_fallback = True
   # Seconds to wait for TFDS's download host before declaring us offline.
   config.data.download_timeout_s = 5.0
-  # Sources without an official test split ('digits') hold out this fraction.
+  # Sources without an official test split ('digits', a TFDS dataset without
+  # one) hold out this fraction.
   config.data.test_fraction = 0.2
   # Fraction of the training data held out (stratified, from the seed) as a
   # validation split evaluated every epoch; 0 disables it.
   config.data.validation_fraction = 0.1
+  # Images: 'none' keeps pixels in [0, 1]; 'per_channel' standardises each
+  # channel with the mean and std of the training split (not validation or
+  # test); 'fixed' with image_mean and image_std below. Saved with the run and
+  # applied by zoo.load.
+  config.data.image_normalization = "none"
+  # 'fixed' only: one mean and one std (> 0) per channel, in [0, 1] pixel
+  # units, e.g. '(0.4914, 0.4822, 0.4465)'; empty otherwise.
+  config.data.image_mean = ()
+  config.data.image_std = ()
   # --- CSV tables (data.name='csv'; see configs/mobile_price.py) ---
   # The CSV file: a header row, then one row per example.
   config.data.path = ""

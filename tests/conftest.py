@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 MNIST_5K = SHARED_DATA / "mnist-5k"
+FASHION_MNIST = SHARED_DATA / "fashion-mnist"
 MOBILE_PRICE = SHARED_DATA / "mobile-price" / "train.csv"
 
 
@@ -25,6 +26,15 @@ def mnist_dir() -> pathlib.Path:
   if not (MNIST_5K / "train-images-idx3-ubyte.gz").exists():
     pytest.skip(f"real MNIST files not found at {MNIST_5K}")
   return MNIST_5K
+
+
+@pytest.fixture
+def fashion_mnist_dir() -> pathlib.Path:
+  """../shared/data/fashion-mnist; the test is skipped (with reason) if
+  absent."""
+  if not (FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
+    pytest.skip(f"real Fashion-MNIST files not found at {FASHION_MNIST}")
+  return FASHION_MNIST
 
 
 @pytest.fixture

@@ -229,3 +229,17 @@ def test_bad_checkpoint_config_names_the_field(base_config, field, value):
   base_config.checkpoint[field] = value
   with pytest.raises(zoo.ConfigError, match=f"config.checkpoint.{field}="):
     validation.validate(base_config)
+
+
+def test_a_config_saved_before_a_field_existed_resumes_under_its_default(
+    base_config):
+  saved = serialize.to_jsonable(base_config)
+  for field in resume_rules.ADDED_FIELDS:  # As written by an older zoo.
+    section, name = field.split(".")
+    del saved[section][name]
+  assert resume_rules.differences(
+      saved, serialize.to_jsonable(base_config)) == []
+  base_config.train.label_smoothing = 0.1  # Not what that run trained with.
+  assert resume_rules.differences(
+      saved, serialize.to_jsonable(base_config)) == [
+          "train.label_smoothing: 0.0 -> 0.1"]

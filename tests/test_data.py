@@ -10,7 +10,7 @@ import pytest
 import zoo
 from zoo import data
 from zoo.data import idx
-from zoo.data import tfds_mnist
+from zoo.data import tfds_images
 from zoo.data.splits import stratified_split
 
 
@@ -104,7 +104,7 @@ def test_real_mnist_5k(mnist_dir):
 @pytest.fixture
 def offline(monkeypatch):
   """TFDS has nothing prepared and its download host does not answer."""
-  monkeypatch.setattr(tfds_mnist, "host_reachable", lambda *a: False)
+  monkeypatch.setattr(tfds_images, "host_reachable", lambda *a: False)
 
 
 def test_offline_falls_back_to_digits_with_a_warning(base_config, offline,
@@ -129,8 +129,10 @@ def test_offline_without_fallback_is_an_error(base_config, offline, tmp_path):
 def _variant_warnings(caplog, data_dir):
   """TFDS's "Variant folder ..." warnings while MNIST fails to load offline."""
   with caplog.at_level(logging.WARNING):
-    with pytest.raises(tfds_mnist.DataUnavailableError, match="not prepared"):
-      tfds_mnist.load_mnist(str(data_dir), timeout_s=0.1)
+    with pytest.raises(tfds_images.DataUnavailableError, match="not prepared"):
+      tfds_images.load_tfds_images("mnist", str(data_dir), timeout_s=0.1,
+                                   how_to_get="get it", test_fraction=0.2,
+                                   seed=0)
   return [r.getMessage() for r in caplog.records
           if r.getMessage().startswith("Variant folder")]
 
@@ -151,7 +153,7 @@ def test_offline_tfds_still_warns_about_a_broken_dataset_folder(
 
 def test_unreachable_host_is_detected_quickly():
   # A port nothing listens on, on this machine: refused at once.
-  assert not tfds_mnist.host_reachable(("127.0.0.1", 9), timeout_s=2.0)
+  assert not tfds_images.host_reachable(("127.0.0.1", 9), timeout_s=2.0)
 
 
 def test_tfds_records_become_nhwc_floats():
@@ -162,7 +164,7 @@ def test_tfds_records_become_nhwc_floats():
     def __getitems__(self, keys):
       return [self[k] for k in keys]
 
-  split = tfds_mnist._to_split(Source(records))  # pylint: disable=protected-access
+  split = tfds_images._to_split(Source(records))  # pylint: disable=protected-access
   assert split.inputs.shape == (2, 28, 28, 1)
   assert split.inputs.max() == 1.0 and split.inputs.min() == 0.0
   np.testing.assert_array_equal(split.labels, [3, 7])

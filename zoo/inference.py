@@ -6,8 +6,9 @@
 
 Inputs are what the data source reads: images as float32 in [0, 1], NHWC; for
 CSV tables the raw feature columns (in `preprocessing["feature_columns"]`
-order), standardised here with the train split's saved statistics. The model
-is rebuilt from the config saved with the checkpoint, re-importing
+order). The run's saved `preprocessing` (a table's standardisation,
+`data.image_normalization`'s channel means and stds) is applied here. The
+model is rebuilt from the config saved with the checkpoint, re-importing
 `config.model.module` for models of your own.
 """
 
@@ -26,7 +27,7 @@ from zoo import errors
 from zoo.models import registry
 from zoo.train import optim
 from zoo.models import user_modules
-from zoo.data import csv_table
+from zoo.data import apply_preprocessing
 from zoo.train.state import TrainState, init_state
 
 
@@ -41,7 +42,7 @@ class Predictor:
   params: hk.Params
   model_state: hk.State
   path: str  # The checkpoint directory.
-  preprocessing: Optional[dict[str, Any]]  # CSV tables: fitted on train.
+  preprocessing: Optional[dict[str, Any]]  # Fitted on train, if any.
   _probabilities: Callable[..., jax.Array] = dataclasses.field(repr=False)
 
   def __call__(self, inputs: Any) -> np.ndarray:
@@ -53,8 +54,7 @@ class Predictor:
       raise errors.DataError(
           f"The model in {self.path} takes inputs of shape [batch, "
           f"{', '.join(map(str, self.input_shape))}]; got {x.shape}.{hint}")
-    if self.preprocessing and "mean" in self.preprocessing:
-      x = csv_table.standardize(x, self.preprocessing)
+    x = apply_preprocessing(x, self.preprocessing)
     return np.asarray(self._probabilities(self.params, self.model_state, x))
 
   def predict(self, inputs: Any) -> np.ndarray:

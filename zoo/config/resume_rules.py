@@ -24,6 +24,8 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
           # CSV tables: which columns, rows and classes, and their scaling.
           "data.label_column", "data.feature_columns", "data.classes",
           "data.drop_missing", "data.standardize",
+          # Images: how pixels were scaled before the model saw them.
+          "data.image_normalization", "data.image_mean", "data.image_std",
           "train.batch_size", "train.full_batch", "optimizer",
           # Holds no array and moves no batch, but is part of the training
           # objective, like optimizer.l2 and the learning rate (which must
@@ -35,11 +37,22 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
 
 _ABSENT = "<absent>"
 
+# Fields added after checkpoints were first written, with the value that
+# gives the behaviour from before they existed: a checkpoint whose config
+# lacks one was trained with that value, so it resumes under it.
+ADDED_FIELDS: dict[str, Any] = {
+    "data.image_normalization": "none", "data.image_mean": [],
+    "data.image_std": [], "train.label_smoothing": 0.0,
+    "optimizer.warmup_epochs": 0.0, "optimizer.nesterov": False,
+    "optimizer.clip_norm": 0.0,
+}
+
 
 def differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
   """'field: saved -> now' for every state field that differs."""
   prefixes = state_fields(saved) + state_fields(now)
-  flat_saved, flat_now = serialize.flatten(saved), serialize.flatten(now)
+  flat_saved = {**ADDED_FIELDS, **serialize.flatten(saved)}
+  flat_now = {**ADDED_FIELDS, **serialize.flatten(now)}
   out = []
   for field in sorted(set(flat_saved) | set(flat_now)):
     if not any(field == p or field.startswith(p + ".") for p in prefixes):

@@ -9,6 +9,7 @@ from zoo import errors
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
+IMAGE_NORMALIZATIONS = ("none", "per_channel", "fixed")
 
 
 def _fail(field: str, value: Any, want: str) -> None:
@@ -53,6 +54,40 @@ def _one_of(config, field: str, choices: tuple[str, ...]) -> None:
   value = _get(config, field)
   if value not in choices:
     _fail(field, value, f"choose one of {', '.join(choices)}")
+
+
+def _numbers(config, field: str) -> tuple[float, ...]:
+  value = _get(config, field)
+  ok = isinstance(value, (tuple, list)) and all(
+      isinstance(v, (int, float)) and not isinstance(v, bool)
+      and math.isfinite(v) for v in value)
+  if not ok:
+    _fail(field, value, "it must be a tuple of numbers, e.g. '(0.5, 0.5)'")
+  return tuple(value)
+
+
+def _image_normalization(config: ml_collections.ConfigDict) -> None:
+  """data.image_normalization and the fixed mean and std it may use."""
+  _one_of(config, "data.image_normalization", IMAGE_NORMALIZATIONS)
+  mode = config.data.image_normalization
+  mean = _numbers(config, "data.image_mean")
+  std = _numbers(config, "data.image_std")
+  if mode != "fixed":
+    for field, value in (("data.image_mean", mean), ("data.image_std", std)):
+      if value:
+        _fail(field, value, "it is used only with data.image_normalization="
+              f"'fixed' (now {mode!r}), so leave it empty ()")
+  elif not mean:
+    _fail("data.image_mean", mean, "data.image_normalization='fixed' needs "
+          "one mean per image channel, e.g. '(0.5,)' for grey images")
+  elif len(std) != len(mean):
+    _fail("data.image_std", std, f"it needs one std per channel, as many as "
+          f"data.image_mean has ({len(mean)})")
+  elif min(std) <= 0:
+    _fail("data.image_std", std, "every std must be > 0")
+  if mode != "none" and config.data.name == "csv":
+    _fail("data.image_normalization", mode, "it applies to images only; CSV "
+          "tables are scaled by data.standardize, so use 'none'")
 
 
 def _get(config: ml_collections.ConfigDict, field: str) -> Any:
@@ -115,6 +150,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
   _number_in(config, "data.validation_fraction", 0.0, 0.9)
   _number_in(config, "data.download_timeout_s", 0.0, 600.0, low_open=True)
+  _image_normalization(config)
   for field in ("distributed.initialization_timeout_s",
                 "distributed.heartbeat_timeout_s"):
     _positive_int(config, field)
