@@ -243,3 +243,10 @@ def test_a_config_saved_before_a_field_existed_resumes_under_its_default(
   assert resume_rules.differences(
       saved, serialize.to_jsonable(base_config)) == [
           "train.label_smoothing: 0.0 -> 0.1"]
+
+
+def test_added_fields_hold_the_defaults_of_configs_default():
+  from configs import default  # pylint: disable=g-import-not-at-top
+  flat = serialize.flatten(serialize.to_jsonable(default.get_config()))
+  for field, value in resume_rules.ADDED_FIELDS.items():
+    assert flat[field] == value, field
