@@ -61,6 +61,12 @@ def get_config() -> ml_collections.ConfigDict:
   # units, e.g. '(0.4914, 0.4822, 0.4465)'; empty otherwise.
   config.data.image_mean = ()
   config.data.image_std = ()
+  # Training batches only, on the device, drawn from (seed, step, device):
+  # 'crop' (zero-pad by crop_padding pixels, crop back at a random offset)
+  # and/or 'flip' (left-right, probability 1/2; never for digits or text).
+  # Empty: none. E.g. --config.data.augment='("crop", "flip")'.
+  config.data.augment = ()
+  config.data.crop_padding = 4
   # --- CSV tables (data.name='csv'; see configs/mobile_price.py) ---
   # The CSV file: a header row, then one row per example.
   config.data.path = ""

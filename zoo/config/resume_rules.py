@@ -26,6 +26,9 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
           "data.drop_missing", "data.standardize",
           # Images: how pixels were scaled before the model saw them.
           "data.image_normalization", "data.image_mean", "data.image_std",
+          # What the model was trained on (a change would also move the
+          # augmentation draws of the remaining steps).
+          "data.augment", "data.crop_padding",
           "train.batch_size", "train.full_batch", "optimizer",
           # Holds no array and moves no batch, but is part of the training
           # objective, like optimizer.l2 and the learning rate (which must
@@ -44,7 +47,7 @@ ADDED_FIELDS: dict[str, Any] = {
     "data.image_normalization": "none", "data.image_mean": [],
     "data.image_std": [], "train.label_smoothing": 0.0,
     "optimizer.warmup_epochs": 0.0, "optimizer.nesterov": False,
-    "optimizer.clip_norm": 0.0,
+    "optimizer.clip_norm": 0.0, "data.augment": [], "data.crop_padding": 4,
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 import ml_collections
 
 from zoo import errors
+from zoo.data import augment
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -101,6 +102,17 @@ def _get(config: ml_collections.ConfigDict, field: str) -> Any:
   return node
 
 
+def _check_augment(config: ml_collections.ConfigDict) -> None:
+  names = _get(config, "data.augment")
+  if (not isinstance(names, (tuple, list))
+      or not all(n in augment.NAMES for n in names)):
+    _fail("data.augment", names, f"it must be a tuple of names from "
+          f"{', '.join(augment.NAMES)}, e.g. '(\"crop\", \"flip\")', or ()")
+  _int_at_least(config, "data.crop_padding", 1)
+  if names and config.data.name == "csv":
+    _fail("data.augment", names, "augmentation applies to images only; use ()")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises `ConfigError` on the first field the zoo cannot use.
 
@@ -147,6 +159,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _fail("optimizer.warmup_epochs", config.optimizer.warmup_epochs,
           "the warmup must be shorter than the run "
           f"(train.num_epochs={config.train.num_epochs})")
+  _check_augment(config)
   _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
   _number_in(config, "data.validation_fraction", 0.0, 0.9)
   _number_in(config, "data.download_timeout_s", 0.0, 600.0, low_open=True)

@@ -10,6 +10,7 @@ import ml_collections
 
 from zoo import data
 from zoo import errors
+from zoo.data import augment
 from zoo.data import splits
 from zoo.models import registry
 from zoo.models import user_modules
@@ -78,8 +79,9 @@ def setup(config: ml_collections.ConfigDict,
                                     dataset.input_shape)
   unroll = chunks.choose_unroll(config.train.scan_unroll, has_conv,
                                 devices[0].platform)
-  batches = chunks.DeviceResidentBatches(dataset.train, devices,
-                                         config.train.batch_size, config.seed)
+  batches = chunks.DeviceResidentBatches(
+      dataset.train, devices, config.train.batch_size, config.seed,
+      _augmentation(config.data, dataset))
   runner = chunks.ChunkRunner(train_step, batches, devices, unroll,
                               steps_per_epoch, config.train.steps_per_call)
   return Setup(dataset, forward, devices, parallel.replicate(state, devices),
@@ -95,6 +97,18 @@ def _use_full_batch(config: ml_collections.ConfigDict, num_train: int,
         f"config.train.full_batch=True needs at least one training example "
         f"per device: {num_train} examples, {num_devices} devices.")
   config.train.batch_size = num_train // num_devices * num_devices
+
+
+def _augmentation(cfg: ml_collections.ConfigDict,
+                  dataset: data.Dataset) -> augment.Augmentation:
+  """`data.augment` for this dataset: images only, and the crop must fit."""
+  aug = augment.from_config(tuple(cfg.augment), cfg.crop_padding)
+  if aug.enabled and len(dataset.input_shape) != 3:
+    raise errors.ConfigError(
+        f"config.data.augment={tuple(cfg.augment)!r} needs images [height, "
+        f"width, channels]; {dataset.name} examples have shape "
+        f"{dataset.input_shape}. Use --config.data.augment='()'.")
+  return aug
 
 
 def _init(forward, optimizer, dataset, config) -> TrainState:

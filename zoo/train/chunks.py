@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from zoo.data import augment
 from zoo.data import batching
 from zoo.data.dataset import Split
 from zoo.runtime import parallel
@@ -36,16 +37,19 @@ class BatchSource(Protocol):
     """Device arrays for batches `start .. start + num_steps - 1` of
     `epoch`, each leaf with a leading axis over this process's devices."""
 
-  def batch(self, args: Any, start: jax.Array, i: jax.Array) -> Batch:
+  def batch(self, args: Any, start: jax.Array, i: jax.Array,
+            step: jax.Array) -> Batch:
     """Inside the chunk, per device: batch `start + i` of the epoch,
     `{'inputs': [b, *input_shape], 'labels': [b]}` with `b` the per-device
-    batch. `args` is this device's slice of `chunk_args(...)`."""
+    batch. `args` is this device's slice of `chunk_args(...)`; `step` is
+    the train state's step (e.g. for augmentation keys)."""
 
 
 class DeviceResidentBatches:
   """The training split on every device; step `s` of an epoch takes
   `order[s * batch_size + device * b:][:b]` on each device (`b` the
-  per-device batch), where `order` is the epoch's permutation.
+  per-device batch), where `order` is the epoch's permutation, and augments
+  it there if `augmentation` says so (keys from seed, step and device).
 
   Shapes per device (`n` training examples): inputs `[n, prod(input_shape)]`
   (flat: XLA:CPU copies a split with size-1 dimensions, e.g. MNIST's
@@ -53,8 +57,10 @@ class DeviceResidentBatches:
   """
 
   def __init__(self, split: Split, devices: Sequence[jax.Device],
-               batch_size: int, seed: int):
+               batch_size: int, seed: int,
+               augmentation: augment.Augmentation = augment.Augmentation()):
     self.devices, self.batch_size, self.seed = list(devices), batch_size, seed
+    self.augmentation = augmentation
     self.per_device_batch = batch_size // len(self.devices)
     self.num_examples, self.input_shape = len(split), split.inputs.shape[1:]
     flat = split.inputs.reshape(self.num_examples, -1)
@@ -79,14 +85,19 @@ class DeviceResidentBatches:
     del start, num_steps  # Every chunk of the epoch indexes the same arrays.
     return (self.inputs, self.labels, self.epoch_order(epoch))
 
-  def batch(self, args: Any, start: jax.Array, i: jax.Array) -> Batch:
+  def batch(self, args: Any, start: jax.Array, i: jax.Array,
+            step: jax.Array) -> Batch:
     inputs, labels, order = args
     b = self.per_device_batch
     device = jax.lax.axis_index(parallel.AXIS)
     offset = (start + i) * self.batch_size + device * b
     idx = jax.lax.dynamic_slice_in_dim(order, offset, b)
-    x = jnp.take(inputs, idx, axis=0, mode="clip")
-    return {"inputs": x.reshape(b, *self.input_shape),
+    x = jnp.take(inputs, idx, axis=0, mode="clip").reshape(
+        b, *self.input_shape)
+    if self.augmentation.enabled:
+      x = augment.apply(self.augmentation, x,
+                        augment.key_for(self.seed, step, device))
+    return {"inputs": x,
             "labels": jnp.take(labels, idx, axis=0, mode="clip")}
 
 
@@ -100,7 +111,7 @@ def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
 
   def chunk(state, args, start):
     def body(state, i):
-      return train_step(state, batches.batch(args, start, i))
+      return train_step(state, batches.batch(args, start, i, state.step))
 
     return jax.lax.scan(body, state, jnp.arange(num_steps, dtype=jnp.int32),
                         unroll=unroll)
