@@ -53,6 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--data_dir", default="../shared/data/mnist-5k")
   p.add_argument("--max_epochs", type=int, default=50)
   p.add_argument("--skip_peak", action="store_true")
+  p.add_argument("--augment", default="",
+                 help="config.data.augment as comma-separated names, e.g. "
+                 "crop,flip (on-device augmentation; its cost).")
+  p.add_argument("--crop_padding", type=int, default=4)
   return p.parse_args(argv)
 
 

@@ -73,6 +73,9 @@ def make_config(args: argparse.Namespace, recipe: bool
   if args.scan_unroll is not None:
     config.train.scan_unroll = args.scan_unroll
   config.train.compilation_cache_dir = args.cache_dir
+  augment = getattr(args, "augment", "")
+  config.data.augment = tuple(n for n in augment.split(",") if n)
+  config.data.crop_padding = getattr(args, "crop_padding", 4)
   config.report.progress_bar = config.report.tensorboard = False
   config.report.plots = False
   return config
@@ -149,6 +152,7 @@ def throughput(args: argparse.Namespace, compiles: CompileTimer
   ex_per_s = timer.median
   return {
       "model": args.model, "batch": args.batch,
+      "augment": list(config.data.augment),
       "num_devices": len(s.devices),
       "steps_per_call": config.train.steps_per_call,
       "unroll": s.chunk_runner.unroll,
