@@ -128,6 +128,10 @@ def _parse_flags(argv: list[str]) -> list[str]:
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
+    # A config file that rejects its argument says why in a ConfigError.
+    reason = re.search(r"ConfigError: (.*)", str(e))
+    if reason:
+      _fail(reason.group(1))
     # Several lines only for a traceback from the config file's own code.
     separator = "\n" if "\n" in str(e) else " "
     _fail(f"{e}{separator}(see `python launch.py --helpfull`).")

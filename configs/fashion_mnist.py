@@ -1,0 +1,20 @@
+"""Fashion-MNIST, one recipe per model (big_vision style: the model after a
+colon):
+
+  python launch.py --config=configs/fashion_mnist.py:resnet20 \
+      --config.data.dir=../shared/data/fashion-mnist --workdir=runs/fm-resnet20
+
+Models: logistic, mlp, cnn, lenet5, resnet20, resnet18, vit_tiny (see
+configs/image_recipes.py). Without --config.data.dir the data comes from
+TensorFlow Datasets. Crops pad by 2 pixels; clothes may be mirrored.
+"""
+
+from configs import default
+from configs import image_recipes
+
+
+def get_config(model: str = "cnn"):
+  config = default.get_config()
+  config.data.name = "fashion_mnist"
+  config.data.crop_padding = 2
+  return image_recipes.apply(config, model, flips=True)

@@ -1,0 +1,53 @@
+"""The training recipe of each catalogue model, shared by the dataset recipe
+files (configs/fashion_mnist.py, configs/cifar10.py).
+
+A recipe sets the model, its optimizer and schedule, the epochs and the
+augmentation; the dataset file sets the data. Values follow the papers'
+CIFAR recipes scaled to a 2-core CPU (fewer epochs); the measured accuracy of
+each is in docs/MODELS.md once its run exists.
+"""
+
+import ml_collections
+
+from zoo import errors
+
+MODELS = ("logistic", "mlp", "cnn", "lenet5", "resnet20", "resnet18",
+          "vit_tiny")
+
+
+def apply(config: ml_collections.ConfigDict, model: str,
+          flips: bool) -> ml_collections.ConfigDict:
+  """Sets `config` up for `model`; `flips`: left-right flips suit the data."""
+  if model not in MODELS:
+    raise errors.ConfigError(
+        f"Unknown recipe {model!r}: give one of {', '.join(MODELS)} after "
+        "the colon, e.g. --config=configs/fashion_mnist.py:resnet20.")
+  config.model.name = model
+  train, opt = config.train, config.optimizer
+  crop_and_flip = ("crop", "flip") if flips else ("crop",)
+  if model == "logistic":
+    train.num_epochs = 10
+  elif model == "mlp":
+    config.model.mlp.dropout_rate = 0.2
+    train.num_epochs = 20
+  elif model in ("cnn", "lenet5"):
+    if model == "cnn":
+      config.model.cnn.dropout_rate = 0.5
+    train.num_epochs = 20
+    opt.schedule = "cosine"
+  elif model in ("resnet20", "resnet18"):
+    train.num_epochs = 30
+    opt.name, opt.learning_rate, opt.momentum = "sgd", 0.1, 0.9
+    opt.nesterov = True
+    opt.l2 = 5e-4
+    opt.schedule, opt.warmup_epochs = "cosine", 1.0
+    train.label_smoothing = 0.1
+    config.data.augment = crop_and_flip
+  elif model == "vit_tiny":
+    train.num_epochs = 30
+    opt.name, opt.learning_rate, opt.weight_decay = "adamw", 1e-3, 0.05
+    opt.schedule, opt.warmup_epochs = "cosine", 2.0
+    opt.clip_norm = 1.0
+    train.label_smoothing = 0.1
+    config.data.augment = crop_and_flip
+  return config
