@@ -189,3 +189,23 @@ def test_eval_counts_every_example_once(num_examples, eval_batch, num_devices):
   expected_loss = float(optax.softmax_cross_entropy_with_integer_labels(
       logits, split.labels).mean())
   assert result["loss"] == pytest.approx(expected_loss, rel=1e-5)
+
+
+def test_a_long_evaluation_logs_its_progress(monkeypatch):
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  from zoo.train import evaluation  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(evaluation, "LOG_EVERY_S", 0.0)  # Every batch is late.
+  lines = []
+  monkeypatch.setattr(absl_logging, "info",
+                      lambda fmt, *args: lines.append(fmt % args))
+  devices = jax.local_devices()[:2]
+  forward = registry.build_forward("mlp", NUM_CLASSES, {"hidden_sizes": (8,)})
+  state = state_lib.init_state(forward, optax.sgd(0.1), INPUT_SHAPE, seed=0)
+  split = data.Split(**_batch(10))
+  setup = types.SimpleNamespace(devices=devices, p_eval_step=jax.pmap(
+      step_lib.make_eval_step(forward, INPUT_SHAPE, NUM_CLASSES),
+      axis_name=parallel.AXIS, devices=devices))
+  evaluation.evaluate(setup, parallel.replicate(state, devices), split, 4,
+                      "test")
+  assert lines[0].startswith("evaluating the test split: 4/10 examples")
+  assert lines[-1].startswith("evaluating the test split: 10/10 examples")

@@ -59,7 +59,7 @@ def evaluate_checkpoint(
     progress = loop.start(setup, config, restored.meta)
     progress.test = evaluation.evaluate(setup, progress.state,
                                         setup.dataset.test,
-                                        config.train.eval_batch_size)
+                                        config.train.eval_batch_size, "test")
     end_hooks = report.end_of_run_hooks(config, workdir)
     try:
       for hook in end_hooks:

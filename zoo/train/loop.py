@@ -126,7 +126,7 @@ def train(setup: Setup, config: ml_collections.ConfigDict,
       _train_epoch(progress, hooks, first_batch if epoch == first_epoch else 0)
     progress.state = jax.block_until_ready(progress.state)
     progress.test = evaluate(setup, progress.state, setup.dataset.test,
-                             config.train.eval_batch_size)
+                             config.train.eval_batch_size, "test")
     for hook in hooks:
       hook.on_train_end(progress, progress.test)
   except BaseException:
@@ -185,7 +185,7 @@ def _train_epoch(progress: Progress, hooks: Sequence[hooks_lib.Hook],
   seconds = time.perf_counter() - t_epoch
   validation = setup.dataset.validation
   val = (evaluate(setup, progress.state, validation,
-                  progress.config.train.eval_batch_size)
+                  progress.config.train.eval_batch_size, "validation")
          if validation is not None else {})
   summary = hooks_lib.EpochSummary(
       epoch=progress.epoch + 1, step=progress.step,
