@@ -29,6 +29,22 @@ def get_config() -> ml_collections.ConfigDict:
       dict(hidden_sizes=(512, 512), dropout_rate=0.0))
   config.model.cnn = ml_collections.ConfigDict(
       dict(channels=(32, 64), hidden_size=256, dropout_rate=0.0))
+  # LeNet-5 (1998) on images of at least 12x12; activation 'tanh' or 'relu'.
+  config.model.lenet5 = ml_collections.ConfigDict(dict(activation="tanh"))
+  # CIFAR ResNets (He et al. 2016), BatchNorm over all devices: depth 6n + 2,
+  # stages of width, 2 width, 4 width channels. resnet32/44/56 are resnet20
+  # with another default depth.
+  config.model.resnet20 = ml_collections.ConfigDict(dict(depth=20, width=16))
+  config.model.resnet32 = ml_collections.ConfigDict(dict(depth=32, width=16))
+  config.model.resnet44 = ml_collections.ConfigDict(dict(depth=44, width=16))
+  config.model.resnet56 = ml_collections.ConfigDict(dict(depth=56, width=16))
+  # CIFAR ResNet-18: stages of width x (1, 2, 4, 8) channels.
+  config.model.resnet18 = ml_collections.ConfigDict(dict(width=64))
+  # A small Vision Transformer; patch_size must divide the image's sides,
+  # width must be a multiple of num_heads, pool is 'cls' or 'mean'.
+  config.model.vit_tiny = ml_collections.ConfigDict(
+      dict(patch_size=4, width=128, depth=4, num_heads=4, mlp_dim=256,
+           dropout_rate=0.0, pool="cls"))
 
   config.data = ml_collections.ConfigDict()
   # 'mnist', 'fashion_mnist', 'cifar10', 'digits' or 'csv' (`python launch.py

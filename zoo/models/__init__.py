@@ -8,7 +8,11 @@ user_modules.py  imports the user's files named by config.model.module
 from zoo.models import registry
 from zoo.models import user_modules
 from zoo.models import cnn  # noqa: E402  (each registers itself)
+from zoo.models import lenet
 from zoo.models import logistic
 from zoo.models import mlp
+from zoo.models import resnet
+from zoo.models import vit
 
-__all__ = ["cnn", "logistic", "mlp", "registry", "user_modules"]
+__all__ = ["cnn", "lenet", "logistic", "mlp", "registry", "resnet",
+           "user_modules", "vit"]
