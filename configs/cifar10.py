@@ -5,13 +5,13 @@ colon):
       --config.data.dir=PATH/cifar-10-batches-py --workdir=runs/c10-resnet20
 
 Models: logistic, mlp, cnn, lenet5, resnet20, resnet18, vit_tiny (see
-configs/image_recipes.py). Pixels are standardised per channel with the
+configs/_image_recipes.py). Pixels are standardised per channel with the
 training split's statistics; crops pad by 4 pixels, images may be mirrored.
 Without --config.data.dir the data comes from TensorFlow Datasets.
 """
 
 from configs import default
-from configs import image_recipes
+from configs import _image_recipes as image_recipes
 
 
 def get_config(model: str = "resnet20"):

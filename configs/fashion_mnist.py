@@ -5,12 +5,12 @@ colon):
       --config.data.dir=../shared/data/fashion-mnist --workdir=runs/fm-resnet20
 
 Models: logistic, mlp, cnn, lenet5, resnet20, resnet18, vit_tiny (see
-configs/image_recipes.py). Without --config.data.dir the data comes from
+configs/_image_recipes.py). Without --config.data.dir the data comes from
 TensorFlow Datasets. Crops pad by 2 pixels; clothes may be mirrored.
 """
 
 from configs import default
-from configs import image_recipes
+from configs import _image_recipes as image_recipes
 
 
 def get_config(model: str = "cnn"):

@@ -1,7 +1,7 @@
 """haiku-zoo: a registry of Haiku models and a pmapped training loop.
 
     import zoo
-    zoo.list_models()                       # ['cnn', 'logistic', 'mlp']
+    zoo.list_models()                       # ['cnn', 'lenet5', 'logistic', ...]
     predictor = zoo.load("runs/mlp")        # a trained workdir
     probabilities = predictor(images)       # [b, *input_shape] -> [b, classes]
 

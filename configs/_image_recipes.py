@@ -1,4 +1,5 @@
-"""The training recipe of each catalogue model, shared by the dataset recipe
+"""The training recipe of each catalogue model (a helper, not a recipe
+file itself: launch.py takes the dataset files), shared by the dataset recipe
 files (configs/fashion_mnist.py, configs/cifar10.py).
 
 A recipe sets the model, its optimizer and schedule, the epochs and the
