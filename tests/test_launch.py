@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import MNIST_5K, REPO
+from conftest import REPO
 
 FAST = ["--config.train.num_epochs=1", "--config.train.batch_size=500",
         "--config.train.eval_batch_size=2000"]
