@@ -54,3 +54,10 @@ def base_config():
 def pytest_configure(config):
   # Subprocesses started by tests see the repo on their path too.
   os.environ.setdefault("PYTHONPATH", str(REPO))
+
+
+@pytest.fixture
+def offline(monkeypatch):
+  """TFDS has nothing prepared and no download host answers."""
+  from zoo.data import tfds_images  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(tfds_images, "host_reachable", lambda *a: False)

@@ -2,7 +2,6 @@
 
 import gzip
 import logging
-import struct
 
 import numpy as np
 import pytest
@@ -13,34 +12,18 @@ from zoo.data import idx
 from zoo.data import tfds_images
 from zoo.data.splits import stratified_split
 
-
-def _write_idx(path, array, magic):
-  header = struct.pack(">I", magic) + b"".join(
-      struct.pack(">I", d) for d in array.shape)
-  with gzip.open(path, "wb") as f:
-    f.write(header + array.astype(np.uint8).tobytes())
-
-
-def _fake_mnist_dir(tmp_path, n_train=12, n_test=7):
-  rng = np.random.default_rng(0)
-  for split, n in (("train", n_train), ("test", n_test)):
-    images_name, labels_name = idx.FILES[split]
-    _write_idx(tmp_path / f"{images_name}.gz",
-               rng.integers(0, 256, (n, 28, 28)), idx.IMAGES_MAGIC)
-    _write_idx(tmp_path / f"{labels_name}.gz", rng.integers(0, 10, (n,)),
-               idx.LABELS_MAGIC)
-  return tmp_path
+from data_helpers import fake_idx_dir, write_idx
 
 
 def test_idx_roundtrip(tmp_path):
   array = np.arange(2 * 3 * 4).reshape(2, 3, 4)
-  _write_idx(tmp_path / "x.gz", array, idx.IMAGES_MAGIC)
+  write_idx(tmp_path / "x.gz", array, idx.IMAGES_MAGIC)
   np.testing.assert_array_equal(idx.read_idx(str(tmp_path / "x.gz"),
                                              idx.IMAGES_MAGIC), array)
 
 
 def test_load_mnist_dir_normalises_to_nhwc(tmp_path):
-  ds = data.idx.load_mnist_dir(str(_fake_mnist_dir(tmp_path)))
+  ds = data.idx.load_mnist_dir(str(fake_idx_dir(tmp_path)))
   assert ds.input_shape == (28, 28, 1)
   assert len(ds.train) == 12 and len(ds.test) == 7
   assert ds.train.inputs.dtype == np.float32
@@ -49,7 +32,7 @@ def test_load_mnist_dir_normalises_to_nhwc(tmp_path):
 
 
 def test_wrong_magic_names_the_file(tmp_path):
-  d = _fake_mnist_dir(tmp_path)
+  d = fake_idx_dir(tmp_path)
   # Swap: a label file where the images should be.
   (d / "train-images-idx3-ubyte.gz").write_bytes(
       (d / "train-labels-idx1-ubyte.gz").read_bytes())
@@ -58,7 +41,7 @@ def test_wrong_magic_names_the_file(tmp_path):
 
 
 def test_truncated_file_is_reported(tmp_path):
-  d = _fake_mnist_dir(tmp_path)
+  d = fake_idx_dir(tmp_path)
   path = d / "t10k-images-idx3-ubyte.gz"
   with gzip.open(path, "rb") as f:
     raw = f.read()
@@ -69,14 +52,14 @@ def test_truncated_file_is_reported(tmp_path):
 
 
 def test_corrupt_gzip_is_reported(tmp_path):
-  d = _fake_mnist_dir(tmp_path)
+  d = fake_idx_dir(tmp_path)
   (d / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
   with pytest.raises(zoo.DataError, match="train-labels"):
     data.idx.load_mnist_dir(str(d))
 
 
 def test_missing_file_lists_what_is_needed(tmp_path):
-  d = _fake_mnist_dir(tmp_path)
+  d = fake_idx_dir(tmp_path)
   (d / "t10k-labels-idx1-ubyte.gz").unlink()
   with pytest.raises(zoo.DataError, match="Missing t10k-labels-idx1-ubyte.gz"):
     data.idx.load_mnist_dir(str(d))
@@ -88,8 +71,8 @@ def test_missing_directory(tmp_path):
 
 
 def test_count_mismatch(tmp_path):
-  d = _fake_mnist_dir(tmp_path)
-  _write_idx(d / "train-labels-idx1-ubyte.gz", np.zeros(5), idx.LABELS_MAGIC)
+  d = fake_idx_dir(tmp_path)
+  write_idx(d / "train-labels-idx1-ubyte.gz", np.zeros(5), idx.LABELS_MAGIC)
   with pytest.raises(zoo.DataError, match="12 images but .* 5 labels"):
     data.idx.load_mnist_dir(str(d))
 
