@@ -73,9 +73,8 @@ def make_config(args: argparse.Namespace, recipe: bool
   if args.scan_unroll is not None:
     config.train.scan_unroll = args.scan_unroll
   config.train.compilation_cache_dir = args.cache_dir
-  augment = getattr(args, "augment", "")
-  config.data.augment = tuple(n for n in augment.split(",") if n)
-  config.data.crop_padding = getattr(args, "crop_padding", 4)
+  config.data.augment = tuple(n for n in args.augment.split(",") if n)
+  config.data.crop_padding = args.crop_padding
   config.report.progress_bar = config.report.tensorboard = False
   config.report.plots = False
   return config
