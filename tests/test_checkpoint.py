@@ -250,3 +250,18 @@ def test_added_fields_hold_the_defaults_of_configs_default():
   flat = serialize.flatten(serialize.to_jsonable(default.get_config()))
   for field, value in resume_rules.ADDED_FIELDS.items():
     assert flat[field] == value, field
+
+
+def test_a_config_json_from_before_the_new_fields_resumes_under_defaults(
+    base_config):
+  # configs/default.py's config as the zoo wrote it to config.json and into
+  # checkpoints before issue 12 added fields (commit 806e9af): resuming it
+  # with today's defaults must find no difference.
+  from configs import default  # pylint: disable=g-import-not-at-top
+  path = pathlib.Path(__file__).with_name("config_before_issue_12.json")
+  saved = json.loads(path.read_text())
+  now = serialize.to_jsonable(default.get_config())
+  assert resume_rules.differences(saved, now) == []
+  now["train"]["label_smoothing"] = 0.1
+  assert resume_rules.differences(saved, now) == [
+      "train.label_smoothing: 0.0 -> 0.1"]
