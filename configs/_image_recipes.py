@@ -37,7 +37,8 @@ def apply(config: ml_collections.ConfigDict, model: str,
     train.num_epochs = 20
     opt.schedule = "cosine"
   elif model in ("resnet20", "resnet18"):
-    train.num_epochs = 30
+    # 20 epochs: resnet20 trains Fashion-MNIST in under an hour on 2 CPU cores.
+    train.num_epochs = 20 if model == "resnet20" else 30
     opt.name, opt.learning_rate, opt.momentum = "sgd", 0.1, 0.9
     opt.nesterov = True
     opt.l2 = 5e-4
@@ -45,7 +46,8 @@ def apply(config: ml_collections.ConfigDict, model: str,
     train.label_smoothing = 0.1
     config.data.augment = crop_and_flip
   elif model == "vit_tiny":
-    train.num_epochs = 30
+    # 12 epochs: about 25 minutes of Fashion-MNIST on 2 CPU cores.
+    train.num_epochs = 12
     opt.name, opt.learning_rate, opt.weight_decay = "adamw", 1e-3, 0.05
     opt.schedule, opt.warmup_epochs = "cosine", 2.0
     opt.clip_norm = 1.0
