@@ -57,6 +57,17 @@ class Predictor:
     x = apply_preprocessing(x, self.preprocessing)
     return np.asarray(self._probabilities(self.params, self.model_state, x))
 
+  def flops_per_example(self) -> Optional[float]:
+    """XLA's FLOP count of one example's forward pass (None if XLA gives
+    none); preprocessing is not counted."""
+    x = np.zeros((1, *self.input_shape), np.float32)
+    costs = self._probabilities.lower(
+        self.params, self.model_state, x).compile().cost_analysis()
+    if isinstance(costs, (list, tuple)):  # Older jax: one dict per program.
+      costs = costs[0] if costs else None
+    flops = (costs or {}).get("flops")
+    return None if flops is None else float(flops)
+
   def predict(self, inputs: Any) -> np.ndarray:
     """The most probable class of each example, int `[b]`."""
     return np.argmax(self(inputs), axis=-1)
