@@ -5,8 +5,8 @@ r"""PyTorch reference: the zoo's models, hand-written training loop, CPU.
 
 Needs torch only (`pip install torch==2.13.0` in its own venv, or the
 `benchmarks` extra). Same synthetic MNIST-shaped data, Adam(1e-3), the same
-architectures as zoo/models (CNN with average pooling, NCHW), a new random
-order each epoch; timed as in windows.py. Prints one JSON line.
+architectures as zoo/models (average pooling, NCHW, BatchNorm in training
+mode), a new random order each epoch; timed as in windows.py. Prints one JSON line.
 """
 
 import argparse
@@ -21,9 +21,71 @@ import torch.nn.functional as F
 from windows import Windows
 
 
+class BasicBlock(nn.Module):
+  """zoo/models/resnet.py's block: conv-BN-ReLU-conv-BN + option-A shortcut."""
+
+  def __init__(self, cin: int, cout: int, stride: int):
+    super().__init__()
+    self.conv0 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+    self.bn0 = nn.BatchNorm2d(cout)
+    self.conv1 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+    self.bn1 = nn.BatchNorm2d(cout)
+    self.stride, self.extra = stride, cout - cin
+
+  def forward(self, x):
+    out = F.relu(self.bn0(self.conv0(x)))
+    out = self.bn1(self.conv1(out))
+    shortcut = x[:, :, ::self.stride, ::self.stride]
+    if self.extra:
+      shortcut = F.pad(shortcut, (0, 0, 0, 0, self.extra // 2,
+                                  self.extra - self.extra // 2))
+    return F.relu(out + shortcut)
+
+
+def resnet20(c: int, num_classes: int, width: int = 16) -> nn.Module:
+  """He et al. 2016's CIFAR ResNet-20, as zoo/models/resnet.py builds it."""
+  layers = [nn.Conv2d(c, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
+            nn.ReLU()]
+  cin = width
+  for i, cout in enumerate((width, 2 * width, 4 * width)):
+    for j in range(3):
+      layers.append(BasicBlock(cin, cout, 2 if i > 0 and j == 0 else 1))
+      cin = cout
+  layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+             nn.Linear(cin, num_classes)]
+  return nn.Sequential(*layers)
+
+
+class ViT(nn.Module):
+  """zoo/models/vit.py's vit_tiny: 4x4 patches, width 128, depth 4, 4 heads,
+  MLP 256, pre-LayerNorm blocks, class token."""
+
+  def __init__(self, shape, num_classes, patch=4, width=128, depth=4,
+               heads=4, mlp=256):
+    super().__init__()
+    h, w, c = shape
+    self.embed = nn.Conv2d(c, width, patch, patch)
+    self.cls = nn.Parameter(torch.zeros(1, 1, width))
+    self.pos = nn.Parameter(
+        0.02 * torch.randn(1, (h // patch) * (w // patch) + 1, width))
+    self.blocks = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(width, heads, mlp, dropout=0.0,
+                                   activation="gelu", batch_first=True,
+                                   norm_first=True),
+        depth, enable_nested_tensor=False)
+    self.norm = nn.LayerNorm(width)
+    self.head = nn.Linear(width, num_classes)
+
+  def forward(self, x):
+    x = self.embed(x).flatten(2).transpose(1, 2)  # [b, patches, width]
+    x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+    return self.head(self.norm(self.blocks(x))[:, 0])
+
+
 def build(model: str, shape: tuple[int, ...], num_classes: int = 10
           ) -> nn.Module:
-  """logistic, mlp (512-512) or cnn (conv32-pool-conv64-pool-256)."""
+  """logistic, mlp (512-512), cnn (conv32-pool-conv64-pool-256), lenet5
+  (tanh), resnet20 or vit_tiny: zoo/models' architectures and defaults."""
   flat = 1
   for d in shape:
     flat *= d
@@ -40,6 +102,17 @@ def build(model: str, shape: tuple[int, ...], num_classes: int = 10
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
         nn.Flatten(), nn.Linear(64 * (h // 4) * (w // 4), 256), nn.ReLU(),
         nn.Linear(256, num_classes))
+  if model == "lenet5":
+    h, w, c = shape
+    return nn.Sequential(
+        nn.Conv2d(c, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+        nn.Linear(16 * ((h // 2 - 4) // 2) * ((w // 2 - 4) // 2), 120),
+        nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, num_classes))
+  if model == "resnet20":
+    return resnet20(shape[-1], num_classes)
+  if model == "vit_tiny":
+    return ViT(shape, num_classes)
   raise ValueError(f"unknown model {model!r}")
 
 
