@@ -122,6 +122,9 @@ def main() -> None:
   p.add_argument("--batch", type=int, default=128)
   p.add_argument("--mode", choices=("eager", "compile"), default="eager")
   p.add_argument("--shape", default="28,28,1")
+  p.add_argument("--device", default="cpu", help="cpu or cuda.")
+  p.add_argument("--precision", choices=("float32", "bfloat16"),
+                 default="float32", help="bfloat16: torch.autocast.")
   p.add_argument("--num_examples", type=int, default=60000)
   p.add_argument("--windows", type=int, default=3)
   p.add_argument("--window_s", type=float, default=3.0)
@@ -134,19 +137,23 @@ def main() -> None:
   if len(shape) == 3:  # NHWC -> NCHW, torch's native layout.
     x_all = x_all.permute(0, 3, 1, 2).contiguous()
   y_all = torch.randint(0, 10, (n,))
-  model = build(args.model, shape)
+  x_all, y_all = x_all.to(args.device), y_all.to(args.device)
+  model = build(args.model, shape).to(args.device)
   opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+  low = args.precision == "bfloat16"
 
   def loss_fn(x, y):
-    return F.cross_entropy(model(x), y)
+    with torch.autocast(args.device, torch.bfloat16, enabled=low):
+      return F.cross_entropy(model(x), y)
 
   if args.mode == "compile":
     loss_fn = torch.compile(loss_fn)
-  timer = Windows(args.windows, args.window_s, args.warmup_s, b, lambda: None)
+  sync = torch.cuda.synchronize if args.device == "cuda" else lambda: None
+  timer = Windows(args.windows, args.window_s, args.warmup_s, b, sync)
   t_start = time.perf_counter()
   step, done = 0, False
   while not done:
-    perm = torch.randperm(n)
+    perm = torch.randperm(n, device=args.device)
     steps = n // b
     for i in range(steps):
       idx = perm[i * b:(i + 1) * b]
@@ -160,6 +167,7 @@ def main() -> None:
         break
   print(json.dumps({
       "impl": f"torch_{args.mode}", "model": args.model, "batch": b,
+      "device": args.device, "precision": args.precision,
       "num_devices": 1, "threads": torch.get_num_threads(),
       "ex_per_s": round(timer.median, 1),
       "window_ex_per_s": [round(r, 1) for r in timer.rates],
