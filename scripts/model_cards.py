@@ -81,9 +81,9 @@ def overrides(run_config: dict[str, Any],
   return flags
 
 
-def command(results: dict[str, Any]) -> str:
-  """The launch command that trains this run again (any seed shown is the
-  run's own)."""
+def command(results: dict[str, Any], workdir: str) -> str:
+  """The launch command that trains this run again, into runs/<the name of
+  `workdir`> (any seed shown is the run's own)."""
   config = results["config"]
   argument, recipe = recipe_config(results["dataset"], results["model"])
   parts = ["python launch.py", f"--config={argument}"]
@@ -92,7 +92,7 @@ def command(results: dict[str, Any]) -> str:
   parts += overrides(config, recipe.to_dict())
   if config.get("seed", 0) != recipe.seed:
     parts.append(f"--config.seed={config['seed']}")
-  parts.append(f"--workdir=runs/{results['dataset']}-{results['model']}")
+  parts.append(f"--workdir=runs/{pathlib.Path(workdir).name}")
   return " ".join(parts)
 
 
@@ -135,7 +135,7 @@ def card(runs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, str]:
                    else _mean_std(seconds, 1) + " s"),
       "device": _device(first),
       "published": REFERENCES.get((first["dataset"], first["model"]), "-"),
-      "command": command(first),
+      "command": command(first, workdir),
   }
 
 

@@ -71,7 +71,7 @@ def _tuples(flat: dict) -> dict:
 def test_command_rebuilds_the_run_config(two_seeds, monkeypatch):
   monkeypatch.chdir(REPO)
   results = compare.load_results(two_seeds[1])
-  rebuilt = _config_of(model_cards.command(results))
+  rebuilt = _config_of(model_cards.command(results, two_seeds[1]))
   assert rebuilt.seed == 1
   assert (_tuples(serialize.flatten(rebuilt.to_dict()))
           == _tuples(serialize.flatten(results["config"])))
@@ -84,8 +84,9 @@ def test_recipe_command_names_only_what_differs(monkeypatch):
   config["train"]["num_epochs"] = 7
   config["data"]["dir"] = "../shared/data/fashion-mnist"
   command = model_cards.command(
-      {"config": config, "dataset": "fashion_mnist", "model": "lenet5"})
+      {"config": config, "dataset": "fashion_mnist", "model": "lenet5"},
+      "/somewhere/fm-lenet5-short")
   assert command == (
       "python launch.py --config=configs/fashion_mnist.py:lenet5 "
       "--config.data.dir=../shared/data/fashion-mnist "
-      "--config.train.num_epochs=7 --workdir=runs/fashion_mnist-lenet5")
+      "--config.train.num_epochs=7 --workdir=runs/fm-lenet5-short")
