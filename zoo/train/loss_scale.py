@@ -16,7 +16,7 @@ changed, int32). `NoOpLossScale` holds no array, so a float32 or bfloat16
 state has exactly the arrays it had before loss scaling existed.
 """
 
-from typing import Any, TypeVar
+from typing import Any, Optional, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -31,14 +31,16 @@ INITIAL_SCALE = 2.0 ** 15  # jmp's and Haiku's ImageNet example's.
 PERIOD = 2000  # Finite steps before the scale doubles (jmp's default).
 
 
-def initial(precision: str, scale: float = INITIAL_SCALE,
-            period: int = PERIOD) -> jmp.LossScale:
-  """The loss scale a run of `precision` starts with."""
+def initial(precision: str, scale: Optional[float] = None,
+            period: Optional[int] = None) -> jmp.LossScale:
+  """The loss scale a run of `precision` starts with (float16: `scale`,
+  default `INITIAL_SCALE`, adjusted every `period`, default `PERIOD`)."""
   precision_lib.check(precision)
   if precision != "float16":
     return jmp.NoOpLossScale()
+  scale = INITIAL_SCALE if scale is None else scale
   return jmp.DynamicLossScale(np.float32(scale), np.zeros((), np.int32),
-                              period=period)
+                              period=PERIOD if period is None else period)
 
 
 def skips_nonfinite(loss_scale: jmp.LossScale) -> bool:
