@@ -51,7 +51,10 @@ SAME_STATE: dict[str, dict[Any, str]] = {
 
 
 def _state_class(field: str, value: Any) -> Any:
-  return SAME_STATE.get(field, {}).get(value, value)
+  """`value`, or its class for a field of `SAME_STATE`."""
+  if field not in SAME_STATE:
+    return value
+  return SAME_STATE[field].get(value, value)
 
 
 _ABSENT = "<absent>"
