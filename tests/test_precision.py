@@ -12,6 +12,7 @@ import pytest
 
 import batchnorm_model  # noqa: F401  (registers bn_test_net)
 import zoo
+from zoo.config import validation
 from zoo.models import precision as precision_lib
 from zoo.models import registry
 from zoo.runtime import parallel
@@ -174,6 +175,15 @@ def test_float32_and_bfloat16_never_skip():
     new, metrics = step(state, _batch(inject_inf=True))
     np.testing.assert_array_equal(metrics["skipped"], [0, 0])
     assert not np.all(np.isfinite(new.params[FIRST_LAYER]["w"]))
+
+
+def test_bad_precision_in_the_config_is_a_one_line_error(base_config):
+  base_config.train.precision = "float64"
+  with pytest.raises(zoo.ConfigError) as e:
+    validation.validate(base_config)
+  assert "config.train.precision='float64' is invalid" in str(e.value)
+  assert "float32, bfloat16, float16" in str(e.value)
+  assert "\n" not in str(e.value)
 
 
 def test_unknown_precision_is_a_config_error():
