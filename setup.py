@@ -13,6 +13,10 @@ INSTALL_REQUIRES = [
     "dm-haiku>=0.0.17,<0.1",
     "optax>=0.2.8,<0.3",
     "chex>=0.1.92,<0.2",
+    # Mixed precision (train.precision): DeepMind's policies and loss scales,
+    # which hk.mixed_precision takes. Haiku requires any jmp>=0.0.2; 0.0.4
+    # is the release tested here with dm-haiku 0.0.17.
+    "jmp>=0.0.4,<0.1",
     "ml-collections>=1.1.0,<2",
     "absl-py>=2.1,<3",
     "numpy>=1.26,<3",

@@ -129,6 +129,11 @@ def get_config() -> ml_collections.ConfigDict:
   # (1 - a) * one_hot + a / num_classes. Evaluation losses stay the plain
   # cross-entropy.
   config.train.label_smoothing = 0.0
+  # Compute precision (README "Mixed precision"): 'float32', 'bfloat16' or
+  # 'float16'. Params, optimizer state, logits and loss stay float32, and
+  # BatchNorm/LayerNorm compute in float32; 'float16' adds dynamic loss
+  # scaling (steps with non-finite gradients are skipped and counted).
+  config.train.precision = "float32"
 
   config.optimizer = ml_collections.ConfigDict()
   # 'adam', 'adamw' (decoupled weight decay) or 'sgd' (with momentum).

@@ -51,6 +51,39 @@ def test_apply_before_jax_starts(user_flags, cpu_devices, expected):
   assert out[1:1 + len(xla_flags.CPU_FLAGS)] == list(xla_flags.CPU_FLAGS)
 
 
+def test_cpu_flags_only_where_jax_starts_the_cpu_backend_alone(monkeypatch):
+  assert xla_flags.cpu_only("cpu")
+  assert not xla_flags.cpu_only("cuda")
+  assert not xla_flags.cpu_only("cuda,cpu")  # The CUDA plugin reads them too.
+  monkeypatch.setattr(xla_flags, "accelerator_plugins", lambda: [])
+  assert xla_flags.cpu_only("")
+  monkeypatch.setattr(xla_flags, "accelerator_plugins",
+                      lambda: ["jax_plugins.xla_cuda12"])
+  assert not xla_flags.cpu_only("")  # JAX would start the GPU too.
+  monkeypatch.setattr(xla_flags, "cpu_only", lambda platforms=None: False)
+  assert xla_flags.with_default_flags("--xla_foo=1") == "--xla_foo=1"
+
+
+def test_flags_the_installed_xla_lacks_are_left_out(tmp_path):
+  library = tmp_path / "libfake_xla.so"
+  library.write_bytes(b"\0\0xla_cpu_known_flag\0Some help text.\0")
+  assert xla_flags.known_flags(
+      ["--xla_cpu_known_flag=1", "--xla_cpu_renamed_flag=2"],
+      [str(library)]) == ["--xla_cpu_known_flag=1"]
+  # This jaxlib defines the zoo's flags: they stay on here.
+  assert xla_flags.known_flags(xla_flags.CPU_FLAGS) == list(
+      xla_flags.CPU_FLAGS)
+
+
+def test_a_gpu_launch_gets_no_cpu_flags():
+  code = """
+      from zoo.runtime import xla_flags
+      print(repr(xla_flags.apply()))
+  """
+  out = _child(code, {"JAX_PLATFORMS": "cuda", "XLA_FLAGS": "--xla_foo=1"})
+  assert out.strip() == repr("--xla_foo=1")
+
+
 def test_backends_initialised_only_after_the_first_device_query():
   code = """
       from zoo.runtime import xla_flags

@@ -25,6 +25,7 @@ from zoo import checkpoint
 from zoo.config import serialize
 from zoo import errors
 from zoo.models import registry
+from zoo.train import loss_scale
 from zoo.train import optim
 from zoo.models import user_modules
 from zoo.data import apply_preprocessing
@@ -79,15 +80,18 @@ def build_from_meta(meta: dict[str, Any]):
   config = serialize.from_jsonable(meta["config"])
   user_modules.import_user_modules(config.model.module)
   data = meta["dataset"]
+  precision = config.train.get("precision", "float32")  # Older configs.
   forward = registry.build_forward(config.model.name, data["num_classes"],
-                                   registry.hyperparameters(config.model))
+                                   registry.hyperparameters(config.model),
+                                   precision)
   steps_per_epoch = data.get("steps_per_epoch", 1)
   optimizer = optim.make_optimizer(
       config.optimizer, steps_per_epoch * config.train.num_epochs,
       steps_per_epoch)
   # Only the structure, shapes and dtypes matter: trace, don't compute.
   abstract = jax.eval_shape(functools.partial(
-      init_state, forward, optimizer, tuple(data["input_shape"]), config.seed))
+      init_state, forward, optimizer, tuple(data["input_shape"]), config.seed,
+      loss_scale.initial(precision)))
   fresh = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype),
                        abstract._replace(rng=None))
   return config, forward, fresh._replace(rng=jax.random.key(0))

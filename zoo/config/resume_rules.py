@@ -5,7 +5,10 @@ the difference leaves its meaning intact. Fields that decide what the
 checkpoint holds (the model and its hyperparameters, the optimizer) or what
 its step means (seed, data split, batch size) must match; any other field
 (num_epochs, logging, eval batch size, checkpoint interval, data.dir, ...)
-may change.
+may change. A few fields may change between some of their values only
+(`SAME_STATE`): train.precision between 'float32' and 'bfloat16', whose
+checkpoints hold the same float32 arrays; 'float16' checkpoints also hold
+the dynamic loss scale, so float16 resumes only as float16.
 """
 
 from typing import Any
@@ -35,7 +38,23 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
           # match with the whole optimizer section): a resume under another
           # value would continue another recipe than the one config.json
           # records for the whole run.
-          "train.label_smoothing")
+          "train.label_smoothing", "train.precision")
+
+
+# Fields whose values fall into classes that resume each other: the
+# checkpoints of values of one class hold the same arrays, and a resume under
+# another value of the class continues the same run in other arithmetic.
+SAME_STATE: dict[str, dict[Any, str]] = {
+    "train.precision": {"float32": "float32", "bfloat16": "float32",
+                        "float16": "float16 (with loss scale)"},
+}
+
+
+def _state_class(field: str, value: Any) -> Any:
+  """`value`, or its class for a field of `SAME_STATE`."""
+  if field not in SAME_STATE:
+    return value
+  return SAME_STATE[field].get(value, value)
 
 
 _ABSENT = "<absent>"
@@ -48,6 +67,7 @@ ADDED_FIELDS: dict[str, Any] = {
     "data.image_std": [], "train.label_smoothing": 0.0,
     "optimizer.warmup_epochs": 0.0, "optimizer.nesterov": False,
     "optimizer.clip_norm": 0.0, "data.augment": [], "data.crop_padding": 4,
+    "train.precision": "float32",
 }
 
 
@@ -61,7 +81,7 @@ def differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     if not any(field == p or field.startswith(p + ".") for p in prefixes):
       continue
     a, b = flat_saved.get(field, _ABSENT), flat_now.get(field, _ABSENT)
-    if a != b:
+    if _state_class(field, a) != _state_class(field, b):
       out.append(f"{field}: {a!r} -> {b!r}")
   return out
 

@@ -7,6 +7,7 @@ import ml_collections
 
 from zoo import errors
 from zoo.data import augment
+from zoo.models import precision
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -145,6 +146,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number_in(config, "optimizer.clip_norm", 0.0, 1e9)
   _number_in(config, "train.label_smoothing", 0.0, 1.0, high_open=True)
   _boolean(config, "train.full_batch")
+  _one_of(config, "train.precision", precision.PRECISIONS)
   _one_of(config, "optimizer.name", OPTIMIZERS)
   _one_of(config, "optimizer.schedule", SCHEDULES)
   _boolean(config, "optimizer.nesterov")

@@ -6,6 +6,7 @@ from typing import Any
 import chex
 import haiku as hk
 import jax
+import jmp
 import ml_collections
 import optax
 
@@ -38,6 +39,8 @@ def build(config: ml_collections.ConfigDict,
       "platform": setup.devices[0].platform,
       "device_kind": setup.devices[0].device_kind,
       "host_cpu_count": os.cpu_count(),
+      # Compute precision; params and checkpoints are float32 regardless.
+      "precision": config.train.precision,
       "test_accuracy": test["accuracy"],
       "test_loss": test["loss"],
       "num_test_examples": test["count"],
@@ -58,7 +61,8 @@ def build(config: ml_collections.ConfigDict,
       "seed": config.seed,
       "warnings": list(ds.warnings),
       "versions": {"jax": jax.__version__, "haiku": hk.__version__,
-                   "optax": optax.__version__, "chex": chex.__version__},
+                   "optax": optax.__version__, "chex": chex.__version__,
+                   "jmp": jmp.__version__},
       "config": config.to_dict(),
   }
   results.update(classification.report_fields(

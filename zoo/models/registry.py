@@ -20,6 +20,7 @@ import jax
 import ml_collections
 
 from zoo import errors
+from zoo.models import precision as precision_lib
 
 Builder = Callable[..., Any]
 B = TypeVar("B", bound=Builder)
@@ -163,16 +164,19 @@ def hyperparameters(model_config: ml_collections.ConfigDict) -> dict[str, Any]:
   return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
 
 
-def build_forward(name: str, num_classes: int,
-                  kwargs: dict[str, Any]) -> hk.TransformedWithState:
+def build_forward(name: str, num_classes: int, kwargs: dict[str, Any],
+                  precision: str = "float32") -> hk.TransformedWithState:
   """`forward.apply(params, state, rng, x, is_training)` -> logits, state.
 
-  `x` is `[batch, *input_shape]`; logits are `[batch, num_classes]`.
+  `x` is `[batch, *input_shape]`; logits are `[batch, num_classes]` float32,
+  computed in `precision` (zoo/models/precision.py; params stay float32).
   """
   get_model(name)  # Fail now, not inside the transform.
+  precision_lib.check(precision)
 
   def forward(x: jax.Array, is_training: bool) -> jax.Array:
     model = create_model(name, num_classes=num_classes, **kwargs)
-    return _checked_call(name, model, x, is_training, num_classes)
+    with precision_lib.policies(precision, model):
+      return _checked_call(name, model, x, is_training, num_classes)
 
   return hk.transform_with_state(forward)

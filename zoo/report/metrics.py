@@ -20,7 +20,9 @@ METRICS_FILE = "metrics.jsonl"
 # Record key -> TensorBoard tag, for step records and epoch records.
 _STEP_TAGS = {"train_loss": "train/loss", "train_accuracy": "train/accuracy",
               "learning_rate": "train/learning_rate",
-              "examples_per_second": "train/examples_per_second"}
+              "examples_per_second": "train/examples_per_second",
+              "skipped_steps": "train/skipped_steps",
+              "loss_scale": "train/loss_scale"}
 _EPOCH_TAGS = {"train_loss": "epoch/train_loss",
                "train_accuracy": "epoch/train_accuracy",
                "validation_loss": "epoch/validation_loss",

@@ -24,7 +24,8 @@ def format_summary(results: dict[str, Any], workdir: str) -> str:
   rows = [
       ("model", f"{results['model']} ({results['num_params']:,} parameters)"),
       ("dataset", f"{results['dataset']}: {splits}"),
-      ("devices", f"{results['num_devices']} x {results['platform']}"),
+      ("devices", f"{results['num_devices']} x {results['platform']}"
+                  + _precision(results)),
       ("epochs", f"{train_cfg.get('num_epochs', '?')} ({results['steps']:,} "
                  f"steps of batch {train_cfg.get('batch_size', '?')})"),
       ("validation", validation),
@@ -44,6 +45,11 @@ def format_summary(results: dict[str, Any], workdir: str) -> str:
   lines += [f"{k:<{width}}  {v}" for k, v in rows]
   lines.append("=" * 72)
   return "\n".join(lines)
+
+
+def _precision(results: dict[str, Any]) -> str:
+  precision = results.get("precision", "float32")
+  return "" if precision == "float32" else f", {precision} compute"
 
 
 def _first_step(results: dict[str, Any]) -> str:

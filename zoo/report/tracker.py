@@ -15,6 +15,11 @@ not apply, e.g. validation in a step record):
                          over the chunks' own wall time
   elapsed_seconds        training time of the run so far; `wall_time`: Unix
                          time
+  skipped_steps          steps since the last step record whose update was
+                         skipped for non-finite gradients (float16 dynamic
+                         loss scaling; else 0); step records only
+  loss_scale             the loss scale after the record's last step (1
+                         without loss scaling); step records only
 """
 
 import time
@@ -77,6 +82,8 @@ class MetricsTracker(hooks.Hook):
     loss = np.concatenate([c.metrics["loss"] for c in chunks])
     accuracy = np.concatenate([c.metrics["accuracy"] for c in chunks])
     seconds = sum(c.seconds for c in chunks)
+    skipped = [c.metrics["skipped"] for c in chunks if "skipped" in c.metrics]
+    scale = chunks[-1].metrics.get("loss_scale")
     return {
         **_blank("step", progress.step, chunks[-1].epoch + 1),
         "train_loss": float(np.mean(loss)),
@@ -85,6 +92,9 @@ class MetricsTracker(hooks.Hook):
         "examples_per_second": len(loss) * self.batch_size / max(seconds,
                                                                  1e-9),
         "elapsed_seconds": round(progress.train_seconds, 3),
+        "skipped_steps": (int(np.sum(np.concatenate(skipped))) if skipped
+                          else None),
+        "loss_scale": float(scale[-1]) if scale is not None else None,
     }
 
 
@@ -94,15 +104,20 @@ def _blank(kind: str, step: int, epoch: int) -> dict[str, Any]:
           "train_accuracy": None, "validation_loss": None,
           "validation_accuracy": None, "learning_rate": None,
           "examples_per_second": None, "elapsed_seconds": None,
-          "wall_time": time.time()}
+          "wall_time": time.time(), "skipped_steps": None, "loss_scale": None}
 
 
 def _log_step(record: dict[str, Any], total_steps: int,
               num_epochs: int) -> None:
+  skipped = ""
+  if record["skipped_steps"]:
+    skipped = (f"  skipped {record['skipped_steps']} (non-finite gradients; "
+               f"loss scale now {record['loss_scale']:g})")
   logging.info("step %d/%d  epoch %d/%d  loss %.4f  accuracy %.4f  "
-               "%.0f examples/s", record["step"], total_steps, record["epoch"],
-               num_epochs, record["train_loss"], record["train_accuracy"],
-               record["examples_per_second"])
+               "%.0f examples/s%s", record["step"], total_steps,
+               record["epoch"], num_epochs, record["train_loss"],
+               record["train_accuracy"], record["examples_per_second"],
+               skipped)
 
 
 def _log_epoch(record: dict[str, Any], num_epochs: int,

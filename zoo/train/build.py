@@ -17,6 +17,7 @@ from zoo.models import user_modules
 from zoo.runtime import compile_cache
 from zoo.runtime import parallel
 from zoo.train import chunks
+from zoo.train import loss_scale
 from zoo.train import optim
 from zoo.train import step as step_lib
 from zoo.train.state import TrainState, init_state
@@ -63,7 +64,8 @@ def setup(config: ml_collections.ConfigDict,
         "--config.train.full_batch=True.")
   steps_per_epoch = len(dataset.train) // config.train.batch_size
   forward = registry.build_forward(config.model.name, dataset.num_classes,
-                                   registry.hyperparameters(config.model))
+                                   registry.hyperparameters(config.model),
+                                   config.train.precision)
   optimizer = optim.make_optimizer(config.optimizer,
                                    steps_per_epoch * config.train.num_epochs,
                                    steps_per_epoch)
@@ -113,7 +115,8 @@ def _augmentation(cfg: ml_collections.ConfigDict,
 
 def _init(forward, optimizer, dataset, config) -> TrainState:
   try:
-    return init_state(forward, optimizer, dataset.input_shape, config.seed)
+    return init_state(forward, optimizer, dataset.input_shape, config.seed,
+                      loss_scale.initial(config.train.precision))
   except errors.ZooError:
     raise
   except Exception as e:  # A model that cannot take this input shape.

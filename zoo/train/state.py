@@ -5,24 +5,30 @@ from typing import Any, NamedTuple
 import haiku as hk
 import jax
 import jax.numpy as jnp
+import jmp
 import optax
 
 
 class TrainState(NamedTuple):
   """Params, model state (e.g. batch-norm statistics), optimizer state, the
-  number of steps taken and the run's base PRNG key (never split in place:
-  each step derives its own key from it, see `step.step_rng`)."""
+  number of steps taken, the run's base PRNG key (never split in place:
+  each step derives its own key from it, see `step.step_rng`) and the loss
+  scale (zoo/train/loss_scale.py; `NoOpLossScale`, which holds no array,
+  unless float16)."""
   params: hk.Params
   model_state: hk.State
   opt_state: optax.OptState
   step: jax.Array  # int32 scalar.
   rng: jax.Array  # Typed PRNG key.
+  loss_scale: jmp.LossScale = jmp.NoOpLossScale()
 
 
 def init_state(forward: hk.TransformedWithState,
                optimizer: optax.GradientTransformation,
-               input_shape: tuple[int, ...], seed: int) -> TrainState:
-  """Initialises params from `seed` with a dummy batch `[1, *input_shape]`.
+               input_shape: tuple[int, ...], seed: int,
+               loss_scale: jmp.LossScale = jmp.NoOpLossScale()) -> TrainState:
+  """Initialises params from `seed` with a dummy batch `[1, *input_shape]`;
+  the state starts with `loss_scale` (`loss_scale.initial(precision)`).
 
   Compiled as one XLA call (run op by op it costs dozens of tiny compiles).
   """
@@ -33,7 +39,8 @@ def init_state(forward: hk.TransformedWithState,
     params, model_state = forward.init(init_rng, dummy, is_training=True)
     return TrainState(params=params, model_state=model_state,
                       opt_state=optimizer.init(params),
-                      step=jnp.zeros((), jnp.int32), rng=base_rng)
+                      step=jnp.zeros((), jnp.int32), rng=base_rng,
+                      loss_scale=loss_scale)
 
   return jax.jit(init)(jax.random.key(seed))
 

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from zoo.runtime.parallel import AXIS
+from zoo.train import loss_scale as loss_scale_lib
 from zoo.train.state import TrainState
 
 Batch = dict[str, jax.Array]
@@ -67,34 +68,44 @@ def make_train_step(
     input_shape: tuple[int, ...], num_classes: int,
     label_smoothing: float = 0.0,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
-  """Returns `train_step(state, batch) -> (state, {'loss', 'accuracy'})`.
+  """Returns `train_step(state, batch) -> (state, metrics)`.
 
   Gradients, model state and metrics are averaged over the pmap axis. The
-  loss (and its metric) is `train_loss(..., label_smoothing)`; the eval step
-  always reports the plain cross-entropy.
+  loss (and its metric) is `train_loss(..., label_smoothing)`, computed in
+  float32 from float32 logits whatever the compute precision; the eval step
+  always reports the plain cross-entropy. `metrics`: 'loss', 'accuracy'
+  (float32) and `loss_scale.metrics` ('skipped', 'loss_scale'). The loss is
+  scaled by `state.loss_scale` before differentiation; a step whose averaged
+  gradients are not finite is skipped where that scale is dynamic (float16).
   """
 
-  def loss_fn(params, model_state, rng, inputs, labels):
+  def loss_fn(params, model_state, loss_scale, rng, inputs, labels):
     logits, model_state = forward.apply(params, model_state, rng, inputs,
                                         is_training=True)
     chex.assert_shape(logits, (inputs.shape[0], num_classes))
-    loss = train_loss(logits, labels, label_smoothing)
-    return loss.mean(), (model_state, logits)
+    chex.assert_type(logits, jnp.float32)
+    loss = train_loss(logits, labels, label_smoothing).mean()
+    return loss_scale.scale(loss), (loss, model_state, logits)
 
   def train_step(state: TrainState, batch: Batch):
     _check_batch(batch, input_shape)
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-    (loss, (model_state, logits)), grads = grad_fn(
-        state.params, state.model_state, step_rng(state),
+    grad_fn = jax.grad(loss_fn, has_aux=True)
+    grads, (loss, model_state, logits) = grad_fn(
+        state.params, state.model_state, state.loss_scale, step_rng(state),
         batch["inputs"], batch["labels"])
-    grads = jax.lax.pmean(grads, AXIS)
+    grads = state.loss_scale.unscale(jax.lax.pmean(grads, AXIS))
+    finite, loss_scale = loss_scale_lib.adjust(state.loss_scale, grads)
     model_state = _pmean_floats(model_state)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    params, model_state, opt_state = loss_scale_lib.keep_if_finite(
+        state.loss_scale, finite, (params, model_state, opt_state),
+        (state.params, state.model_state, state.opt_state))
     accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["labels"])
     metrics = jax.lax.pmean({"loss": loss, "accuracy": accuracy}, AXIS)
+    metrics.update(loss_scale_lib.metrics(loss_scale, finite))
     new_state = TrainState(params, model_state, opt_state, state.step + 1,
-                           state.rng)
+                           state.rng, loss_scale)
     return new_state, metrics
 
   return train_step
