@@ -148,14 +148,18 @@ def group(workdirs: Sequence[str]) -> list[list[tuple[str, dict[str, Any]]]]:
   return list(groups.values())
 
 
-def render(cards: Sequence[dict[str, str]], argv: Sequence[str]) -> str:
+def render(cards: Sequence[dict[str, str]], runs: Sequence[str],
+           note: str = "") -> str:
   """docs/MODELS.md: a table per dataset, then each recipe's command."""
   lines = ["# Model cards", "",
            "Generated from the runs' results.json and checkpoints by",
-           f"`python scripts/model_cards.py {' '.join(argv)}`; do not edit "
-           "by hand.",
+           f"`python scripts/model_cards.py {' '.join(runs)} --out "
+           "docs/MODELS.md`; do not edit by hand.",
            "FLOPs: XLA's count for one example's forward pass. Training time:",
-           "the run's own (compilation included, evaluation excluded).", ""]
+           "the training loop's wall time (compilation and validation "
+           "included).", ""]
+  if note:
+    lines += [note, ""]
   header = ("model", "params", "mflops", "test accuracy", "training",
             "device", "published")
   titles = ("model", "parameters", "MFLOPs / example", "test accuracy",
@@ -175,10 +179,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("runs", nargs="+", help="Run folders (or their parents).")
   parser.add_argument("--out", default="", help="Write here (default: print).")
+  parser.add_argument("--note", default="",
+                      help="A line under the header, e.g. how busy the "
+                      "machine was.")
   args = parser.parse_args(argv)
   workdirs = compare.find_runs(args.runs)
   cards = [card(runs) for runs in group(workdirs)]
-  text = render(cards, argv if argv is not None else sys.argv[1:])
+  text = render(cards, args.runs, args.note)
   if args.out:
     pathlib.Path(args.out).write_text(text + "\n")
     print(f"Wrote {len(cards)} model cards to {args.out}")
