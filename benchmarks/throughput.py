@@ -57,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                  help="config.data.augment as comma-separated names, e.g. "
                  "crop,flip (on-device augmentation; its cost).")
   p.add_argument("--crop_padding", type=int, default=4)
+  p.add_argument("--precision", default="float32",
+                 help="config.train.precision: float32, bfloat16 or float16.")
   return p.parse_args(argv)
 
 

@@ -75,6 +75,7 @@ def make_config(args: argparse.Namespace, recipe: bool
   config.train.compilation_cache_dir = args.cache_dir
   config.data.augment = tuple(n for n in args.augment.split(",") if n)
   config.data.crop_padding = args.crop_padding
+  config.train.precision = args.precision
   config.report.progress_bar = config.report.tensorboard = False
   config.report.plots = False
   return config
@@ -152,6 +153,7 @@ def throughput(args: argparse.Namespace, compiles: CompileTimer
   return {
       "model": args.model, "batch": args.batch,
       "augment": list(config.data.augment),
+      "precision": config.train.precision,
       "num_devices": len(s.devices),
       "steps_per_call": config.train.steps_per_call,
       "unroll": s.chunk_runner.unroll,
