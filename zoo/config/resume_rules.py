@@ -35,7 +35,9 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
           # match with the whole optimizer section): a resume under another
           # value would continue another recipe than the one config.json
           # records for the whole run.
-          "train.label_smoothing")
+          "train.label_smoothing",
+          # How many members the state stacks, their rates and data orders.
+          "ensemble")
 
 
 _ABSENT = "<absent>"
@@ -48,6 +50,8 @@ ADDED_FIELDS: dict[str, Any] = {
     "data.image_std": [], "train.label_smoothing": 0.0,
     "optimizer.warmup_epochs": 0.0, "optimizer.nesterov": False,
     "optimizer.clip_norm": 0.0, "data.augment": [], "data.crop_padding": 4,
+    "ensemble.size": 1, "ensemble.learning_rates": [],
+    "ensemble.shared_data_order": False,
 }
 
 
