@@ -1,6 +1,6 @@
 """The train state: one pytree holding everything a step changes."""
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import haiku as hk
 import jax
@@ -19,13 +19,12 @@ class TrainState(NamedTuple):
   rng: jax.Array  # Typed PRNG key.
 
 
-def init_state(forward: hk.TransformedWithState,
-               optimizer: optax.GradientTransformation,
-               input_shape: tuple[int, ...], seed: int) -> TrainState:
-  """Initialises params from `seed` with a dummy batch `[1, *input_shape]`.
-
-  Compiled as one XLA call (run op by op it costs dozens of tiny compiles).
-  """
+def init_fn(forward: hk.TransformedWithState,
+            optimizer: optax.GradientTransformation,
+            input_shape: tuple[int, ...]
+           ) -> Callable[[jax.Array], TrainState]:
+  """`init(key) -> TrainState`: params from a dummy batch `[1, *input_shape]`
+  (the key split into the init key and the run's base key)."""
 
   def init(key: jax.Array) -> TrainState:
     init_rng, base_rng = jax.random.split(key)
@@ -35,7 +34,18 @@ def init_state(forward: hk.TransformedWithState,
                       opt_state=optimizer.init(params),
                       step=jnp.zeros((), jnp.int32), rng=base_rng)
 
-  return jax.jit(init)(jax.random.key(seed))
+  return init
+
+
+def init_state(forward: hk.TransformedWithState,
+               optimizer: optax.GradientTransformation,
+               input_shape: tuple[int, ...], seed: int) -> TrainState:
+  """Initialises params from `seed` with a dummy batch `[1, *input_shape]`.
+
+  Compiled as one XLA call (run op by op it costs dozens of tiny compiles).
+  """
+  return jax.jit(init_fn(forward, optimizer, input_shape))(
+      jax.random.key(seed))
 
 
 def num_params(params: Any) -> int:
