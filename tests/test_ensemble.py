@@ -10,6 +10,7 @@ import pytest
 
 import zoo
 from zoo import data
+from zoo import report
 from zoo import train
 from zoo.data import batching
 from zoo.data import splits
@@ -200,3 +201,25 @@ def test_out_of_memory_of_an_ensemble_names_its_size(base_config):
   with pytest.raises(RuntimeError, match="RESOURCE_EXHAUSTED"):
     with ensemble.out_of_memory_hint(base_config):
       raise oom
+
+
+def test_summary_of_a_rate_sweep_marks_the_best_member():
+  members = [{"seed": 0, "learning_rate": r, "test_accuracy": a,
+              "test_loss": 0.3, "best_validation_accuracy": v,
+              "best_validation_epoch": 2}
+             for r, a, v in ((3e-3, 0.91, 0.90), (1e-3, 0.93, 0.95),
+                             (3e-4, 0.94, 0.92))]
+  results = {"model": "mlp", "num_params": 10, "dataset": "mnist",
+             "num_train_examples": 90, "num_validation_examples": 10,
+             "num_test_examples": 100, "num_devices": 2, "platform": "cpu",
+             "steps": 7, "train_seconds": 1.0, "test_accuracy": 0.9267,
+             "test_loss": 0.3, "best_validation_epoch": None,
+             "num_members": 3, "members": members,
+             "test_accuracy_mean": 0.9267, "test_accuracy_std": 0.0153,
+             "ensemble_test_accuracy": 0.95}
+  text = report.format_summary(results, "runs/x")
+  assert "accuracy 0.9267 ± 0.0153 over 3 members; ensemble of 3: 0.9500" in (
+      text)
+  marked = [line for line in text.splitlines() if line.lstrip().startswith(
+      "*")]
+  assert len(marked) == 1 and "0.001" in marked[0] and "0.9300" in marked[0]
