@@ -152,6 +152,23 @@ def get_config() -> ml_collections.ConfigDict:
   # Clip the gradient (after the l2 term) to this global norm; 0: off.
   config.optimizer.clip_norm = 0.0
 
+  # Train several models at once, vmapped inside the same pmapped step (README
+  # "Ensembles"). Members are every (seed, learning rate) pair: seeds seed,
+  # seed + 1, ..., seed + size - 1, times each of learning_rates (empty: only
+  # optimizer.learning_rate). Member (seed + i, rate) trains exactly as a
+  # single run with --config.seed=seed+i at that rate would (its init, data
+  # order, dropout and augmentation keys). results.json gives each member's
+  # numbers, their mean and std, and the accuracy of the averaged
+  # probabilities (the ensemble). size=1 without rates: a single run.
+  config.ensemble = ml_collections.ConfigDict()
+  config.ensemble.size = 1
+  # E.g. '(1e-3, 3e-4, 1e-4)': a learning-rate sweep in one program (each
+  # member's rate is part of its optimizer state, so one compile serves all).
+  config.ensemble.learning_rates = ()
+  # True: every member sees the data order (and augmentation draws) of
+  # `seed`, so members differ only in init and dropout.
+  config.ensemble.shared_data_order = False
+
   # What a run shows and writes besides results.json (see README, "Reading
   # the results"). Only process 0 writes files.
   config.report = ml_collections.ConfigDict()

@@ -18,14 +18,15 @@ from zoo.models.registry import (create_model, get_model, list_models,
 __version__ = "0.1.0"
 
 
-def load(workdir: str, step=None):
+def load(workdir: str, step=None, member=None):
   """The trained model in `workdir` as a `zoo.inference.Predictor`.
 
   `load(workdir)(images)` maps `[b, *input_shape]` to probabilities
-  `[b, num_classes]`; see zoo/inference.py.
+  `[b, num_classes]` (an ensemble's: averaged over its members; `member=i`:
+  member i's alone); see zoo/inference.py.
   """
   from zoo import inference  # pylint: disable=g-import-not-at-top  (orbax)
-  return inference.load(workdir, step)
+  return inference.load(workdir, step, member)
 
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Use a trained model without training: `zoo.load(workdir)`.
 
     predictor = zoo.load("runs/mlp")        # the latest checkpoint
+    one = zoo.load("runs/ens", member=2)    # an ensemble's member 2 alone
     probs = predictor(images)               # [b, *input_shape] -> [b, classes]
     labels = predictor.predict(images)      # [b] class indices
 
@@ -24,12 +25,11 @@ import numpy as np
 from zoo import checkpoint
 from zoo.config import serialize
 from zoo import errors
-from zoo.models import registry
-from zoo.train import loss_scale
-from zoo.train import optim
 from zoo.models import user_modules
 from zoo.data import apply_preprocessing
-from zoo.train.state import TrainState, init_state
+from zoo.train import build
+from zoo.train import ensemble
+from zoo.train.state import TrainState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +44,9 @@ class Predictor:
   model_state: hk.State
   path: str  # The checkpoint directory.
   preprocessing: Optional[dict[str, Any]]  # Fitted on train, if any.
+  # The members whose probabilities are averaged (`seed`, `learning_rate`);
+  # params and model_state are member-stacked when there are several.
+  members: tuple[dict[str, Any], ...]
   _probabilities: Callable[..., jax.Array] = dataclasses.field(repr=False)
 
   def __call__(self, inputs: Any) -> np.ndarray:
@@ -80,25 +83,27 @@ def build_from_meta(meta: dict[str, Any]):
   config = serialize.from_jsonable(meta["config"])
   user_modules.import_user_modules(config.model.module)
   data = meta["dataset"]
-  precision = config.train.get("precision", "float32")  # Older configs.
-  forward = registry.build_forward(config.model.name, data["num_classes"],
-                                   registry.hyperparameters(config.model),
-                                   precision)
-  steps_per_epoch = data.get("steps_per_epoch", 1)
-  optimizer = optim.make_optimizer(
-      config.optimizer, steps_per_epoch * config.train.num_epochs,
-      steps_per_epoch)
+  forward, optimizer = build.model_and_optimizer(
+      config, data["num_classes"], data.get("steps_per_epoch", 1))
+  members = ensemble.Members.from_config(config)
   # Only the structure, shapes and dtypes matter: trace, don't compute.
   abstract = jax.eval_shape(functools.partial(
-      init_state, forward, optimizer, tuple(data["input_shape"]), config.seed,
-      loss_scale.initial(precision)))
+      build.initial_state, forward, optimizer, tuple(data["input_shape"]),
+      members, build.precision(config)))
   fresh = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype),
                        abstract._replace(rng=None))
-  return config, forward, fresh._replace(rng=jax.random.key(0))
+  keys = ensemble.stack([jax.random.key(0)] * members.size)
+  return config, forward, fresh._replace(rng=keys)
 
 
-def load(workdir: str, step: Optional[int] = None) -> Predictor:
-  """The model of the latest (or the given) checkpoint in `workdir`."""
+def load(workdir: str, step: Optional[int] = None,
+         member: Optional[int] = None) -> Predictor:
+  """The model of the latest (or the given) checkpoint in `workdir`.
+
+  An ensemble's predictor averages the probabilities of all its members;
+  `member=i` keeps member i alone (`Predictor.members` lists them: seed
+  and learning rate, in member order).
+  """
   ckpt = checkpoint.Checkpointer(workdir, read_only=True)
   steps = ckpt.steps()
   if not steps:
@@ -123,17 +128,51 @@ def load(workdir: str, step: Optional[int] = None) -> Predictor:
   ckpt.close()
   forward, data = built["forward"], restored.meta["dataset"]
 
-  @jax.jit
-  def probabilities(params, model_state, x):
-    logits, _ = forward.apply(params, model_state, None, x, is_training=False)
-    return jax.nn.softmax(logits, axis=-1)
-
+  config = built["config"]
+  members = ensemble.Members.from_config(config)
   state = jax.device_put(restored.state)
+  k = members.size
+  if member is not None:
+    if not 0 <= member < k:
+      raise errors.ConfigError(
+          f"member={member} is not a member of {restored.path}: it holds "
+          f"{k} (0 .. {k - 1}).")
+    state, k = ensemble.member(state, member, k), 1
   return Predictor(
-      config=built["config"], step=restored.step,
+      config=config, step=restored.step,
       input_shape=tuple(data["input_shape"]),
       num_classes=data["num_classes"],
       class_names=tuple(data.get("class_names", ())),
       params=state.params, model_state=state.model_state,
       path=restored.path, preprocessing=data.get("preprocessing"),
-      _probabilities=probabilities)
+      members=_describe(members, member, config),
+      _probabilities=_mean_probabilities(forward, k))
+
+
+def _describe(members: ensemble.Members, member: Optional[int],
+              config: ml_collections.ConfigDict
+             ) -> tuple[dict[str, Any], ...]:
+  """`{'seed', 'learning_rate'}` of each member kept."""
+  rates = members.learning_rates or (
+      config.optimizer.learning_rate,) * members.size
+  out = tuple({"seed": s, "learning_rate": r}
+              for s, r in zip(members.seeds, rates))
+  return out if member is None else (out[member],)
+
+
+def _mean_probabilities(forward: hk.TransformedWithState,
+                        num_members: int) -> Callable[..., jax.Array]:
+  """`(params, model_state, x) -> [b, classes]`: the members' mean softmax
+  (member-stacked params; one member: its own softmax)."""
+
+  def one(params, model_state, x):
+    logits, _ = forward.apply(params, model_state, None, x,
+                              is_training=False)
+    return jax.nn.softmax(logits, axis=-1)
+
+  def probabilities(params, model_state, x):
+    probs = ensemble.map_members(one, num_members, (0, 0, None), 0)(
+        params, model_state, x)
+    return ensemble.with_axis(probs, num_members).mean(axis=0)
+
+  return jax.jit(probabilities)

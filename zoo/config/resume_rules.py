@@ -38,7 +38,9 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
           # match with the whole optimizer section): a resume under another
           # value would continue another recipe than the one config.json
           # records for the whole run.
-          "train.label_smoothing", "train.precision")
+          "train.label_smoothing", "train.precision",
+          # How many members the state stacks, their rates and data orders.
+          "ensemble")
 
 
 # Fields whose values fall into classes that resume each other: the
@@ -68,6 +70,8 @@ ADDED_FIELDS: dict[str, Any] = {
     "optimizer.warmup_epochs": 0.0, "optimizer.nesterov": False,
     "optimizer.clip_norm": 0.0, "data.augment": [], "data.crop_padding": 4,
     "train.precision": "float32",
+    "ensemble.size": 1, "ensemble.learning_rates": [],
+    "ensemble.shared_data_order": False,
 }
 
 

@@ -114,6 +114,23 @@ def _check_augment(config: ml_collections.ConfigDict) -> None:
     _fail("data.augment", names, "augmentation applies to images only; use ()")
 
 
+def _ensemble(config: ml_collections.ConfigDict) -> None:
+  """ensemble.size, ensemble.learning_rates, ensemble.shared_data_order."""
+  _positive_int(config, "ensemble.size")
+  rates = _get(config, "ensemble.learning_rates")
+  ok = isinstance(rates, (tuple, list)) and all(
+      isinstance(r, (int, float)) and not isinstance(r, bool)
+      and math.isfinite(r) and 0 < r <= 1e3 for r in rates)
+  if not ok:
+    _fail("ensemble.learning_rates", rates, "it must be a tuple of learning "
+          "rates in (0, 1000], e.g. '(1e-3, 3e-4)', or () for "
+          "optimizer.learning_rate alone")
+  if len(set(rates)) != len(rates):
+    _fail("ensemble.learning_rates", rates, "each rate may appear once "
+          "(more members of one rate: raise ensemble.size)")
+  _boolean(config, "ensemble.shared_data_order")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises `ConfigError` on the first field the zoo cannot use.
 
@@ -162,6 +179,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
           "the warmup must be shorter than the run "
           f"(train.num_epochs={config.train.num_epochs})")
   _check_augment(config)
+  _ensemble(config)
   _number_in(config, "data.test_fraction", 0.0, 0.9, low_open=True)
   _number_in(config, "data.validation_fraction", 0.0, 0.9)
   _number_in(config, "data.download_timeout_s", 0.0, 600.0, low_open=True)

@@ -8,10 +8,12 @@ import haiku as hk
 import jax
 import jmp
 import ml_collections
+import numpy as np
 import optax
 
 from zoo.report import classification
 from zoo.runtime import parallel
+from zoo.train import ensemble
 from zoo.train.loop import Progress
 from zoo.train.state import num_params
 
@@ -57,7 +59,8 @@ def build(config: ml_collections.ConfigDict,
       "final_validation_loss": last.get("validation_loss"),
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
       "steps": progress.step,
-      "num_params": num_params(state.params),
+      "num_params": num_params(ensemble.member(state.params, 0,
+                                               setup.members.size)),
       "seed": config.seed,
       "warnings": list(ds.warnings),
       "versions": {"jax": jax.__version__, "haiku": hk.__version__,
@@ -65,11 +68,60 @@ def build(config: ml_collections.ConfigDict,
                    "jmp": jmp.__version__},
       "config": config.to_dict(),
   }
+  results.update(member_fields(config, progress))
   results.update(classification.report_fields(
       ds.test.labels, test["predictions"], ds.class_names))
   if progress.files:
     results["files"] = dict(progress.files)
   return results
+
+
+def member_fields(config: ml_collections.ConfigDict,
+                  progress: Progress) -> dict[str, Any]:
+  """The ensemble's results (a single run: one member).
+
+  `members`: per member `seed`, `learning_rate`, `test_accuracy`,
+  `test_loss`, `best_validation_accuracy`, `best_validation_epoch`;
+  `test_accuracy_mean` (= `test_accuracy`) and `test_accuracy_std` (over
+  members, ddof=1; 0 for one); `ensemble_test_accuracy` and
+  `ensemble_test_loss` of the averaged probabilities.
+  """
+  members, test = progress.setup.members, progress.test
+  rates = members.learning_rates or (config.optimizer.learning_rate,) * (
+      members.size)
+  rows = []
+  for i, (seed, rate) in enumerate(zip(members.seeds, rates)):
+    best = _best_epoch(progress.history, i)
+    rows.append({"seed": seed, "learning_rate": rate,
+                 "test_accuracy": test["member_accuracy"][i],
+                 "test_loss": test["member_loss"][i],
+                 "best_validation_accuracy": best.get("accuracy"),
+                 "best_validation_epoch": best.get("epoch")})
+  accuracies = np.asarray(test["member_accuracy"])
+  return {
+      "num_members": members.size, "members": rows,
+      "test_accuracy_mean": test["accuracy"],
+      "test_accuracy_std": (float(np.std(accuracies, ddof=1))
+                            if members.size > 1 else 0.0),
+      "ensemble_test_accuracy": test["ensemble_accuracy"],
+      "ensemble_test_loss": test["ensemble_loss"],
+  }
+
+
+def _best_epoch(history: list[dict[str, Any]], i: int) -> dict[str, Any]:
+  """Member i's best validation accuracy and its epoch (earliest on ties);
+  epochs recorded before ensembles existed hold one member's plain field."""
+  scored = []
+  for h in history:
+    per_member = h.get("member_validation_accuracy")
+    value = (per_member[i] if per_member is not None
+             else h.get("validation_accuracy"))
+    if value is not None:
+      scored.append((value, -h["epoch"]))
+  if not scored:
+    return {}
+  value, epoch = max(scored)
+  return {"accuracy": value, "epoch": -epoch}
 
 
 def _round(seconds):

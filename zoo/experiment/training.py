@@ -16,6 +16,7 @@ from zoo.experiment import workdir as workdir_lib
 from zoo.runtime import distributed
 from zoo.runtime import files
 from zoo.train import divergence
+from zoo.train import ensemble
 from zoo.train import hooks as hooks_lib
 from zoo.train import loop
 from zoo.train import build
@@ -41,7 +42,7 @@ def train_and_evaluate(
   if files.is_writer():  # The one process that writes there.
     workdir_lib.check_writable(workdir)
   with workdir_lib.lock(workdir, enabled=files.is_writer()), \
-      distributed.collective_errors():
+      distributed.collective_errors(), ensemble.out_of_memory_hint(config):
     setup = build.setup(config)
     _log_start(config, setup)
     if setup.dataset.preprocessing is not None and files.is_writer():
@@ -77,6 +78,12 @@ def _log_start(config: ml_collections.ConfigDict,
   logging.info("Model %s (%s parameters) on %s: %d train / %d validation / "
                "%d test examples of shape %s, %d classes; %d %s device(s).",
                config.model.name,
-               f"{num_params(parallel.unreplicate(setup.state.params)):,}",
+               f"{num_params(_first_member(setup)):,}",
                ds.name, len(ds.train), num_val, len(ds.test), ds.input_shape,
                ds.num_classes, len(setup.devices), setup.devices[0].platform)
+
+
+def _first_member(setup: build.Setup):
+  """Member 0's params (host copies of device 0's)."""
+  return ensemble.member(parallel.unreplicate(setup.state.params), 0,
+                         setup.members.size)

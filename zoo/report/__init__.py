@@ -34,11 +34,13 @@ def build_hooks(config: ml_collections.ConfigDict, workdir: str,
   """The report hooks of a training run, in the order they must run (the
   tracker first: the others read its records)."""
   cfg = config.report
-  tracker = MetricsTracker(
-      config.train.log_every_steps, config.train.batch_size,
-      learning_rate_fn(config.optimizer,
-                       steps_per_epoch * config.train.num_epochs,
-                       steps_per_epoch))
+  rate = learning_rate_fn(config.optimizer,
+                          steps_per_epoch * config.train.num_epochs,
+                          steps_per_epoch)
+  if config.ensemble.learning_rates:  # One rate per member: none to record.
+    rate = lambda count: None  # noqa: E731
+  tracker = MetricsTracker(config.train.log_every_steps,
+                           config.train.batch_size, rate)
   out: list[hooks.Hook] = [tracker]
   if cfg.progress_bar:
     out.append(ProgressHook(config.train.batch_size))

@@ -29,11 +29,11 @@ def format_summary(results: dict[str, Any], workdir: str) -> str:
       ("epochs", f"{train_cfg.get('num_epochs', '?')} ({results['steps']:,} "
                  f"steps of batch {train_cfg.get('batch_size', '?')})"),
       ("validation", validation),
-      ("test", f"accuracy {_pct(results['test_accuracy'])}, loss "
-               f"{results['test_loss']:.4f}"),
+      ("test", _test_line(results)),
       ("time", f"{results['train_seconds']:.1f} s training"
                + _first_step(results)),
   ]
+  rows += _member_table(results)
   for warning in results.get("warnings", []):
     rows.append(("WARNING", warning))
   paths = [os.path.join(workdir, "results.json")]
@@ -50,6 +50,40 @@ def format_summary(results: dict[str, Any], workdir: str) -> str:
 def _precision(results: dict[str, Any]) -> str:
   precision = results.get("precision", "float32")
   return "" if precision == "float32" else f", {precision} compute"
+
+
+def _test_line(results: dict[str, Any]) -> str:
+  """A single run's test accuracy and loss; an ensemble's mean ± std over
+  its members and the accuracy of their averaged probabilities."""
+  k = results.get("num_members", 1)
+  if k == 1:
+    return (f"accuracy {_pct(results['test_accuracy'])}, loss "
+            f"{results['test_loss']:.4f}")
+  rates = {m["learning_rate"] for m in results["members"]}
+  what = "seeds" if len(rates) == 1 else "members"
+  return (f"accuracy {results['test_accuracy_mean']:.4f} ± "
+          f"{results['test_accuracy_std']:.4f} over {k} {what}; ensemble "
+          f"of {k}: {results['ensemble_test_accuracy']:.4f}")
+
+
+def _member_table(results: dict[str, Any]) -> list[tuple[str, str]]:
+  """A learning-rate sweep's members, one row each, the best (validation
+  accuracy, else test accuracy) marked with '*'."""
+  members = results.get("members", [])
+  if len({m["learning_rate"] for m in members}) < 2:
+    return []
+  key = ("best_validation_accuracy"
+         if members[0]["best_validation_accuracy"] is not None
+         else "test_accuracy")
+  best = max(range(len(members)), key=lambda i: members[i][key])
+  rows = [("members", f"  {'seed':>5}  {'rate':>9}  {'test acc':>8}  "
+                      f"{'best val':>8}  (* best {key.split('_')[0]})")]
+  for i, m in enumerate(members):
+    val = m["best_validation_accuracy"]
+    rows.append(("", f"{'*' if i == best else ' '} {m['seed']:>5}  "
+                     f"{m['learning_rate']:>9.3g}  {m['test_accuracy']:>8.4f}"
+                     f"  {'n/a' if val is None else f'{val:.4f}':>8}"))
+  return rows
 
 
 def _first_step(results: dict[str, Any]) -> str:

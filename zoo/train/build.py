@@ -7,6 +7,7 @@ from typing import Any, Callable, Optional, Sequence
 import haiku as hk
 import jax
 import ml_collections
+import optax
 
 from zoo import data
 from zoo import errors
@@ -17,10 +18,11 @@ from zoo.models import user_modules
 from zoo.runtime import compile_cache
 from zoo.runtime import parallel
 from zoo.train import chunks
+from zoo.train import ensemble
 from zoo.train import loss_scale
 from zoo.train import optim
 from zoo.train import step as step_lib
-from zoo.train.state import TrainState, init_state
+from zoo.train.state import TrainState, init_fn
 
 
 @dataclasses.dataclass
@@ -33,6 +35,8 @@ class Setup:
   chunk_runner: chunks.ChunkRunner  # Runs the train steps, chunk by chunk.
   p_eval_step: Callable[..., Any]
   steps_per_epoch: int
+  # The ensemble's members (one for a single run); `state` is member-stacked.
+  members: ensemble.Members = ensemble.Members(seeds=(0,), data_seeds=(0,))
 
 
 def setup(config: ml_collections.ConfigDict,
@@ -63,31 +67,65 @@ def setup(config: ml_collections.ConfigDict,
         f"{dataset.name}). Use a smaller batch, or "
         "--config.train.full_batch=True.")
   steps_per_epoch = len(dataset.train) // config.train.batch_size
-  forward = registry.build_forward(config.model.name, dataset.num_classes,
-                                   registry.hyperparameters(config.model),
-                                   config.train.precision)
-  optimizer = optim.make_optimizer(config.optimizer,
-                                   steps_per_epoch * config.train.num_epochs,
-                                   steps_per_epoch)
-  state = _init(forward, optimizer, dataset, config)
+  members = ensemble.Members.from_config(config)
+  forward, optimizer = model_and_optimizer(config, dataset.num_classes,
+                                           steps_per_epoch)
+  state = _init(forward, optimizer, dataset, config, members)
   shapes = dict(input_shape=dataset.input_shape,
                 num_classes=dataset.num_classes)
   train_step = step_lib.make_train_step(
       forward, optimizer, **shapes,
       label_smoothing=config.train.label_smoothing)
-  p_eval_step = jax.pmap(step_lib.make_eval_step(forward, **shapes),
-                         axis_name=parallel.AXIS, devices=devices)
-  has_conv = chunks.has_convolution(forward, state.params, state.model_state,
+  p_eval_step = jax.pmap(
+      step_lib.make_members_eval_step(forward, **shapes,
+                                      num_members=members.size),
+      axis_name=parallel.AXIS, devices=devices)
+  first = ensemble.member(state, 0, members.size)
+  has_conv = chunks.has_convolution(forward, first.params, first.model_state,
                                     dataset.input_shape)
   unroll = chunks.choose_unroll(config.train.scan_unroll, has_conv,
                                 devices[0].platform)
   batches = chunks.DeviceResidentBatches(
-      dataset.train, devices, config.train.batch_size, config.seed,
+      dataset.train, devices, config.train.batch_size, members.data_seeds,
       _augmentation(config.data, dataset))
   runner = chunks.ChunkRunner(train_step, batches, devices, unroll,
-                              steps_per_epoch, config.train.steps_per_call)
+                              steps_per_epoch, config.train.steps_per_call,
+                              members.size)
   return Setup(dataset, forward, devices, parallel.replicate(state, devices),
-               runner, p_eval_step, steps_per_epoch)
+               runner, p_eval_step, steps_per_epoch, members)
+
+
+def model_and_optimizer(config: ml_collections.ConfigDict, num_classes: int,
+                        steps_per_epoch: int
+                       ) -> tuple[hk.TransformedWithState,
+                                  optax.GradientTransformation]:
+  """The model (computing in `train.precision`) and (one member's)
+  optimizer that `config` describes."""
+  forward = registry.build_forward(config.model.name, num_classes,
+                                   registry.hyperparameters(config.model),
+                                   precision(config))
+  optimizer = optim.make_optimizer(
+      config.optimizer, steps_per_epoch * config.train.num_epochs,
+      steps_per_epoch,
+      rate_as_state=ensemble.Members.from_config(config).rate_as_state)
+  return forward, optimizer
+
+
+def initial_state(forward: hk.TransformedWithState,
+                  optimizer: optax.GradientTransformation,
+                  input_shape: tuple[int, ...],
+                  members: ensemble.Members,
+                  run_precision: str = "float32") -> TrainState:
+  """The members' initial state, member-stacked (`ensemble.init_members`);
+  each member has its own loss scale (`loss_scale.initial(run_precision)`)."""
+  init = init_fn(forward, optimizer, input_shape,
+                 loss_scale.initial(run_precision))
+  return ensemble.init_members(init, members, optim.with_learning_rate)
+
+
+def precision(config: ml_collections.ConfigDict) -> str:
+  """`train.precision` (float32 for configs saved before it existed)."""
+  return config.train.get("precision", "float32")
 
 
 def _use_full_batch(config: ml_collections.ConfigDict, num_train: int,
@@ -113,10 +151,10 @@ def _augmentation(cfg: ml_collections.ConfigDict,
   return aug
 
 
-def _init(forward, optimizer, dataset, config) -> TrainState:
+def _init(forward, optimizer, dataset, config, members) -> TrainState:
   try:
-    return init_state(forward, optimizer, dataset.input_shape, config.seed,
-                      loss_scale.initial(config.train.precision))
+    return initial_state(forward, optimizer, dataset.input_shape, members,
+                         config.train.precision)
   except errors.ZooError:
     raise
   except Exception as e:  # A model that cannot take this input shape.

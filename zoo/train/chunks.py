@@ -24,6 +24,7 @@ from zoo.data import augment
 from zoo.data import batching
 from zoo.data.dataset import Split
 from zoo.runtime import parallel
+from zoo.train import ensemble
 from zoo.train.state import TrainState
 
 Batch = dict[str, jax.Array]
@@ -31,87 +32,113 @@ TrainStep = Callable[[TrainState, Batch], tuple[TrainState, Any]]
 
 
 class BatchSource(Protocol):
-  """Where a chunk's batches come from."""
+  """Where a chunk's batches come from, for every ensemble member."""
 
   def chunk_args(self, epoch: int, start: int, num_steps: int) -> Any:
-    """Device arrays for batches `start .. start + num_steps - 1` of
-    `epoch`, each leaf with a leading axis over this process's devices."""
+    """`(shared, per_member)`: device arrays for batches `start .. start +
+    num_steps - 1` of `epoch`, each leaf with a leading axis over this
+    process's devices; `per_member` leaves are member-stacked after it
+    (`[devices, K, ...]` for K > 1, see zoo/train/ensemble.py)."""
 
   def batch(self, args: Any, start: jax.Array, i: jax.Array,
             step: jax.Array) -> Batch:
-    """Inside the chunk, per device: batch `start + i` of the epoch,
-    `{'inputs': [b, *input_shape], 'labels': [b]}` with `b` the per-device
-    batch. `args` is this device's slice of `chunk_args(...)`; `step` is
-    the train state's step (e.g. for augmentation keys)."""
+    """Inside the chunk, per device and member: batch `start + i` of the
+    epoch, `{'inputs': [b, *input_shape], 'labels': [b]}` with `b` the
+    per-device batch. `args` is `(shared, per_member)` of this device and
+    member; `step` is the train state's step (e.g. for augmentation
+    keys)."""
 
 
 class DeviceResidentBatches:
   """The training split on every device; step `s` of an epoch takes
   `order[s * batch_size + device * b:][:b]` on each device (`b` the
-  per-device batch), where `order` is the epoch's permutation, and augments
-  it there if `augmentation` says so (keys from seed, step and device).
+  per-device batch), where `order` is the member's permutation of the epoch,
+  and augments it there if `augmentation` says so (keys from the member's
+  data seed, step and device).
 
   Shapes per device (`n` training examples): inputs `[n, prod(input_shape)]`
   (flat: XLA:CPU copies a split with size-1 dimensions, e.g. MNIST's
-  channel, into the loop on every call), labels `[n]`, order `[n]` int32.
+  channel, into the loop on every call), labels `[n]`; per member: order
+  `[n]` int32 and its data seed (int32).
   """
 
   def __init__(self, split: Split, devices: Sequence[jax.Device],
-               batch_size: int, seed: int,
+               batch_size: int, data_seeds: Sequence[int],
                augmentation: augment.Augmentation = augment.Augmentation()):
-    self.devices, self.batch_size, self.seed = list(devices), batch_size, seed
+    self.devices, self.batch_size = list(devices), batch_size
+    self.data_seeds = tuple(data_seeds)
     self.augmentation = augmentation
     self.per_device_batch = batch_size // len(self.devices)
     self.num_examples, self.input_shape = len(split), split.inputs.shape[1:]
     flat = split.inputs.reshape(self.num_examples, -1)
     self.inputs = parallel.replicate_array(flat, self.devices)
     self.labels = parallel.replicate_array(split.labels, self.devices)
+    self.seeds = parallel.replicate_array(ensemble.stack(
+        [np.int32(s) for s in self.data_seeds]), self.devices)
     self._order: tuple[int, jax.Array] = (-1, None)  # (epoch, order)
 
   def epoch_order(self, epoch: int) -> jax.Array:
-    """The epoch's permutation, `[local devices, n]` (one copy per device).
+    """The members' permutations of the epoch, `[local devices, (K,) n]`
+    (one copy per device; member-stacked).
 
-    Every process draws the same one: each device of each process then
+    Every process draws the same ones: each device of each process then
     takes its own rows of each global batch (`lax.axis_index` is global).
     """
     if self._order[0] != epoch:
       local = parallel.local_devices(self.devices)
-      order = batching.device_epoch_permutation(self.num_examples, self.seed,
-                                                epoch, local[0])
+      drawn = {s: np.asarray(batching.device_epoch_permutation(
+          self.num_examples, s, epoch, local[0]))
+               for s in dict.fromkeys(self.data_seeds)}
+      order = ensemble.stack([drawn[s] for s in self.data_seeds])
       self._order = (epoch, parallel.replicate_array(order, self.devices))
     return self._order[1]
 
   def chunk_args(self, epoch: int, start: int, num_steps: int) -> Any:
     del start, num_steps  # Every chunk of the epoch indexes the same arrays.
-    return (self.inputs, self.labels, self.epoch_order(epoch))
+    return ((self.inputs, self.labels),
+            {"order": self.epoch_order(epoch), "seed": self.seeds})
 
   def batch(self, args: Any, start: jax.Array, i: jax.Array,
             step: jax.Array) -> Batch:
-    inputs, labels, order = args
+    (inputs, labels), member = args
     b = self.per_device_batch
     device = jax.lax.axis_index(parallel.AXIS)
     offset = (start + i) * self.batch_size + device * b
-    idx = jax.lax.dynamic_slice_in_dim(order, offset, b)
+    idx = jax.lax.dynamic_slice_in_dim(member["order"], offset, b)
     x = jnp.take(inputs, idx, axis=0, mode="clip").reshape(
         b, *self.input_shape)
     if self.augmentation.enabled:
       x = augment.apply(self.augmentation, x,
-                        augment.key_for(self.seed, step, device))
+                        augment.key_for(member["seed"], step, device))
     return {"inputs": x,
             "labels": jnp.take(labels, idx, axis=0, mode="clip")}
 
 
 def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
-               unroll: int) -> Callable[..., Any]:
+               unroll: int, num_members: int = 1) -> Callable[..., Any]:
   """Returns `chunk(state, args, start) -> (state, metrics)` (per device).
 
-  `metrics` leaves are stacked `[num_steps]`. `unroll` is `lax.scan`'s: 1
-  keeps a loop, `num_steps` unrolls it fully.
+  `train_step` is one member's; it runs for each of the `num_members`
+  members of the member-stacked `state` on that member's batches
+  (`ensemble.map_members`). `metrics` leaves are `[num_steps, K]`.
+  `unroll` is `lax.scan`'s: 1 keeps a loop, `num_steps` unrolls it fully.
   """
 
   def chunk(state, args, start):
+    shared, per_member = args
+
+    def member_step(member_state, member_args, i):
+      batch = batches.batch((shared, member_args), start, i,
+                            member_state.step)
+      return train_step(member_state, batch)
+
+    step_all = ensemble.map_members(
+        member_step, num_members, in_axes=(ensemble.STATE_AXES, 0, None),
+        out_axes=(ensemble.STATE_AXES, 0))
+
     def body(state, i):
-      return train_step(state, batches.batch(args, start, i, state.step))
+      state, metrics = step_all(state, per_member, i)
+      return state, ensemble.with_axis(metrics, num_members)
 
     return jax.lax.scan(body, state, jnp.arange(num_steps, dtype=jnp.int32),
                         unroll=unroll)
@@ -135,8 +162,10 @@ class ChunkRunner:
 
   def __init__(self, train_step: TrainStep, batches: BatchSource,
                devices: Sequence[jax.Device], unroll: int,
-               steps_per_epoch: int, steps_per_call: int):
+               steps_per_epoch: int, steps_per_call: int,
+               num_members: int = 1):
     self.train_step, self.batches = train_step, batches
+    self.num_members = num_members
     self.devices, self.unroll = list(devices), unroll
     self.steps_per_epoch = steps_per_epoch
     if unroll == 0:
@@ -153,13 +182,13 @@ class ChunkRunner:
     """Batches `start .. start + num_steps - 1` of `epoch`.
 
     `state` (replicated) is donated. Returns the new state and the metrics,
-    leaves `[local devices, num_steps]`, still on the devices.
+    leaves `[local devices, num_steps, K]`, still on the devices.
     """
     fn = self._compiled.get(num_steps)
     if fn is None:
       unroll = num_steps if self.unroll == 0 else min(self.unroll, num_steps)
       fn = jax.pmap(make_chunk(self.train_step, self.batches, num_steps,
-                               unroll),
+                               unroll, self.num_members),
                     axis_name=parallel.AXIS, devices=self.devices,
                     in_axes=(0, 0, None), donate_argnums=(0,))
       self._compiled[num_steps] = fn

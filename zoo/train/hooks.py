@@ -41,9 +41,12 @@ class Chunk:
     last_step: steps taken after it (the state's step now).
     epoch: the 0-based epoch the chunk belongs to (chunks never cross one).
     metrics: per-step metrics, each `[num_steps]` (host arrays; equal on
-      every device after the step's pmean, so device 0's).
+      every device after the step's pmean, so device 0's): the mean over
+      the ensemble's members (a single run's own).
     seconds: wall time from dispatching the chunk to its metrics on the host.
     ends_epoch: whether the chunk's last step is its epoch's last.
+    member_metrics: the same per member, each `[num_steps, K]` (None where
+      a caller made a Chunk without them).
   """
   first_step: int
   last_step: int
@@ -51,6 +54,7 @@ class Chunk:
   metrics: dict[str, np.ndarray]
   seconds: float
   ends_epoch: bool
+  member_metrics: Optional[dict[str, np.ndarray]] = None
 
   @property
   def num_steps(self) -> int:
@@ -67,7 +71,10 @@ class EpochSummary:
 
   `epoch` is 1-based; the train means cover the epoch's steps run in this
   piece of the run (after a resume mid-epoch, the steps since). The
-  validation fields are None without a validation split.
+  validation fields are None without a validation split. The plain fields
+  are means over the ensemble's members (a single run's own); the `member_`
+  lists hold one value per member, `ensemble_validation_accuracy` that of
+  the averaged probabilities.
   """
   epoch: int
   step: int
@@ -76,6 +83,11 @@ class EpochSummary:
   validation_loss: Optional[float]
   validation_accuracy: Optional[float]
   seconds: float  # Training time of the epoch (validation excluded).
+  member_train_loss: Optional[list[float]] = None
+  member_train_accuracy: Optional[list[float]] = None
+  member_validation_loss: Optional[list[float]] = None
+  member_validation_accuracy: Optional[list[float]] = None
+  ensemble_validation_accuracy: Optional[float] = None
 
   def to_json(self) -> dict[str, Any]:
     return dataclasses.asdict(self)

@@ -152,6 +152,12 @@ def close_all(hooks: Sequence[hooks_lib.Hook],
     raise failure
 
 
+def _over_members(name: str, values: np.ndarray) -> np.ndarray:
+  """A chunk metric `[steps, K]` over the members: the mean, except
+  'skipped' (float16 steps skipped), which counts member-steps."""
+  return values.sum(axis=-1) if name == "skipped" else values.mean(axis=-1)
+
+
 def _train_epoch(progress: Progress, hooks: Sequence[hooks_lib.Hook],
                  start_batch: int) -> None:
   """Batches `start_batch ..` of `progress.epoch`, chunk by chunk, then the
@@ -160,25 +166,29 @@ def _train_epoch(progress: Progress, hooks: Sequence[hooks_lib.Hook],
   runner = setup.chunk_runner
   t_epoch = time.perf_counter()
   sums, steps = np.zeros(2), 0
+  member_sums = np.zeros((2, setup.members.size))
   batch = start_batch
   first_chunk = progress.step == progress.initial_step
   for size in runner.chunk_sizes(start_batch):
     t0 = time.perf_counter()
     progress.state, metrics = runner.run(progress.state, progress.epoch,
                                          batch, size)
-    host = jax.device_get(metrics)  # The chunk's only fetch: [devices, size].
+    # The chunk's only fetch: [devices, size, members].
+    host = {k: np.asarray(v[0]) for k, v in jax.device_get(metrics).items()}
     chunk = hooks_lib.Chunk(
         first_step=progress.step, last_step=progress.step + size,
-        epoch=progress.epoch, metrics={k: np.asarray(v[0])
-                                       for k, v in host.items()},
+        epoch=progress.epoch,
+        metrics={k: _over_members(k, v) for k, v in host.items()},
         seconds=time.perf_counter() - t0,
-        ends_epoch=batch + size == setup.steps_per_epoch)
+        ends_epoch=batch + size == setup.steps_per_epoch,
+        member_metrics=host)
     batch += size
     progress.step += size
     if first_chunk:
       first_chunk = False
       progress.seconds_to_first_step = time.perf_counter() - progress.started_at
     sums += (chunk.metrics["loss"].sum(), chunk.metrics["accuracy"].sum())
+    member_sums += (host["loss"].sum(0), host["accuracy"].sum(0))
     steps += size
     for hook in hooks:
       hook.on_chunk_end(progress, chunk)
@@ -192,7 +202,12 @@ def _train_epoch(progress: Progress, hooks: Sequence[hooks_lib.Hook],
       train_loss=float(sums[0] / max(steps, 1)),
       train_accuracy=float(sums[1] / max(steps, 1)),
       validation_loss=val.get("loss"), validation_accuracy=val.get("accuracy"),
-      seconds=seconds)
+      seconds=seconds,
+      member_train_loss=(member_sums[0] / max(steps, 1)).tolist(),
+      member_train_accuracy=(member_sums[1] / max(steps, 1)).tolist(),
+      member_validation_loss=val.get("member_loss"),
+      member_validation_accuracy=val.get("member_accuracy"),
+      ensemble_validation_accuracy=val.get("ensemble_accuracy"))
   progress.history.append(summary.to_json())
   if progress.step >= progress.total_steps:  # The final checkpoint's time.
     progress.training_ended_at = time.perf_counter()

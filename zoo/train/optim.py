@@ -7,6 +7,7 @@ global norm (`clip_norm > 0`), then Adam / AdamW / SGD with the schedule.
 from typing import Any, Optional
 
 import haiku as hk
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -36,19 +37,24 @@ def warmup_steps(cfg: ml_collections.ConfigDict, total_steps: int,
 
 
 def learning_rate_schedule(cfg: ml_collections.ConfigDict, total_steps: int,
-                           steps_per_epoch: Optional[int] = None
-                          ) -> optax.Schedule:
+                           steps_per_epoch: Optional[int] = None,
+                           peak: Any = None) -> optax.Schedule:
   """`rate(count)`: the learning rate of update number `count` (0-based).
 
   A linear warmup from 0 to `learning_rate` over `warmup_steps(...)` steps,
   then 'constant' or 'cosine' (decay to 0 at `total_steps`).
-  `steps_per_epoch` may be None only without a warmup.
+  `steps_per_epoch` may be None only without a warmup. `peak`: the rate in
+  place of `cfg.learning_rate` (may be a traced array: an ensemble member's).
   """
-  lr = cfg.learning_rate
+  lr = cfg.learning_rate if peak is None else peak
   warmup = warmup_steps(cfg, total_steps, steps_per_epoch)
   if cfg.schedule == "cosine":
-    if warmup:
-      return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, total_steps)
+    if warmup:  # optax.warmup_cosine_decay_schedule(0.0, lr, ...), written
+      # out: it tests `lr == 0.0` in Python, which a traced rate cannot.
+      return optax.join_schedules(
+          [optax.linear_schedule(0.0, lr, warmup),
+           optax.cosine_decay_schedule(lr, total_steps - warmup, alpha=0.0)],
+          [warmup])
     return optax.cosine_decay_schedule(lr, max(total_steps, 1))
   if cfg.schedule == "constant":
     if warmup:  # Holds `lr` after `warmup` steps.
@@ -58,7 +64,8 @@ def learning_rate_schedule(cfg: ml_collections.ConfigDict, total_steps: int,
 
 
 def make_optimizer(cfg: ml_collections.ConfigDict, total_steps: int,
-                   steps_per_epoch: Optional[int] = None
+                   steps_per_epoch: Optional[int] = None,
+                   rate_as_state: bool = False
                   ) -> optax.GradientTransformation:
   """Adam / AdamW / SGD with `learning_rate_schedule(cfg, total_steps, ...)`.
 
@@ -68,8 +75,32 @@ def make_optimizer(cfg: ml_collections.ConfigDict, total_steps: int,
   `cfg.clip_norm > 0` then scales that gradient (l2 term included) down to a
   global norm of at most `clip_norm`. `steps_per_epoch` converts
   `cfg.warmup_epochs` to steps (None: no warmup allowed).
+
+  `rate_as_state`: the peak rate is optimizer state
+  (`optax.inject_hyperparams`, set by `with_learning_rate`), not a compiled
+  constant, so ensemble members of several rates share one program. The
+  state then has another structure than without it.
   """
-  schedule = learning_rate_schedule(cfg, total_steps, steps_per_epoch)
+  if rate_as_state:
+    return optax.inject_hyperparams(
+        lambda learning_rate: _chain(cfg, learning_rate_schedule(
+            cfg, total_steps, steps_per_epoch, peak=learning_rate)))(
+                learning_rate=cfg.learning_rate)
+  return _chain(cfg, learning_rate_schedule(cfg, total_steps,
+                                            steps_per_epoch))
+
+
+def with_learning_rate(opt_state: Any, rate: Any) -> Any:
+  """`opt_state` of `make_optimizer(..., rate_as_state=True)` with the peak
+  learning rate `rate` (a scalar)."""
+  hyper = dict(opt_state.hyperparams)
+  hyper["learning_rate"] = jnp.asarray(rate, hyper["learning_rate"].dtype)
+  return opt_state._replace(hyperparams=hyper)
+
+
+def _chain(cfg: ml_collections.ConfigDict,
+           schedule: optax.Schedule) -> optax.GradientTransformation:
+  """The l2 term, clipping, then the base optimizer with `schedule`."""
   chain = []
   if cfg.l2 > 0:
     chain.append(optax.add_decayed_weights(cfg.l2, mask=weights_only))

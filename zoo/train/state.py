@@ -1,6 +1,6 @@
 """The train state: one pytree holding everything a step changes."""
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import haiku as hk
 import jax
@@ -23,15 +23,14 @@ class TrainState(NamedTuple):
   loss_scale: jmp.LossScale = jmp.NoOpLossScale()
 
 
-def init_state(forward: hk.TransformedWithState,
-               optimizer: optax.GradientTransformation,
-               input_shape: tuple[int, ...], seed: int,
-               loss_scale: jmp.LossScale = jmp.NoOpLossScale()) -> TrainState:
-  """Initialises params from `seed` with a dummy batch `[1, *input_shape]`;
-  the state starts with `loss_scale` (`loss_scale.initial(precision)`).
-
-  Compiled as one XLA call (run op by op it costs dozens of tiny compiles).
-  """
+def init_fn(forward: hk.TransformedWithState,
+            optimizer: optax.GradientTransformation,
+            input_shape: tuple[int, ...],
+            loss_scale: jmp.LossScale = jmp.NoOpLossScale()
+           ) -> Callable[[jax.Array], TrainState]:
+  """`init(key) -> TrainState`: params from a dummy batch `[1, *input_shape]`
+  (the key split into the init key and the run's base key); the state
+  starts with `loss_scale` (`loss_scale.initial(precision)`)."""
 
   def init(key: jax.Array) -> TrainState:
     init_rng, base_rng = jax.random.split(key)
@@ -42,7 +41,17 @@ def init_state(forward: hk.TransformedWithState,
                       step=jnp.zeros((), jnp.int32), rng=base_rng,
                       loss_scale=loss_scale)
 
-  return jax.jit(init)(jax.random.key(seed))
+  return init
+
+
+def init_state(forward: hk.TransformedWithState,
+               optimizer: optax.GradientTransformation,
+               input_shape: tuple[int, ...], seed: int,
+               loss_scale: jmp.LossScale = jmp.NoOpLossScale()) -> TrainState:
+  """One run's state from `seed` (`init_fn`), compiled as one XLA call (run
+  op by op it costs dozens of tiny compiles)."""
+  return jax.jit(init_fn(forward, optimizer, input_shape, loss_scale))(
+      jax.random.key(seed))
 
 
 def num_params(params: Any) -> int:

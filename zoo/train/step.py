@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from zoo.runtime.parallel import AXIS
+from zoo.train import ensemble
 from zoo.train import loss_scale as loss_scale_lib
 from zoo.train.state import TrainState
 
@@ -111,6 +112,27 @@ def make_train_step(
   return train_step
 
 
+def eval_outputs(forward: hk.TransformedWithState, state: TrainState,
+                 batch: Batch, num_classes: int
+                ) -> tuple[Metrics, jax.Array]:
+  """One model on one device's eval batch: `({'loss_sum', 'correct',
+  'count'}, logits [b, num_classes])`, sums over the real (mask = 1)
+  examples, not yet summed over devices."""
+  logits, _ = forward.apply(state.params, state.model_state, None,
+                            batch["inputs"], is_training=False)
+  chex.assert_shape(logits, (batch["labels"].shape[0], num_classes))
+  mask = batch["mask"]
+  loss = optax.softmax_cross_entropy_with_integer_labels(
+      logits, batch["labels"])
+  predictions = jnp.argmax(logits, -1)
+  sums = {
+      "loss_sum": jnp.sum(loss * mask),
+      "correct": jnp.sum((predictions == batch["labels"]) * mask),
+      "count": jnp.sum(mask),
+  }
+  return sums, logits
+
+
 def make_eval_step(
     forward: hk.TransformedWithState, input_shape: tuple[int, ...],
     num_classes: int,
@@ -123,18 +145,40 @@ def make_eval_step(
 
   def eval_step(state: TrainState, batch: Batch):
     _check_batch(batch, input_shape)
-    logits, _ = forward.apply(state.params, state.model_state, None,
-                              batch["inputs"], is_training=False)
-    chex.assert_shape(logits, (batch["labels"].shape[0], num_classes))
-    mask = batch["mask"]
-    loss = optax.softmax_cross_entropy_with_integer_labels(
-        logits, batch["labels"])
-    predictions = jnp.argmax(logits, -1)
-    sums = {
-        "loss_sum": jnp.sum(loss * mask),
-        "correct": jnp.sum((predictions == batch["labels"]) * mask),
-        "count": jnp.sum(mask),
-    }
+    sums, logits = eval_outputs(forward, state, batch, num_classes)
+    return jax.lax.psum(sums, AXIS), jnp.argmax(logits, -1)
+
+  return eval_step
+
+
+def make_members_eval_step(
+    forward: hk.TransformedWithState, input_shape: tuple[int, ...],
+    num_classes: int, num_members: int,
+) -> Callable[[TrainState, Batch], tuple[Metrics, jax.Array]]:
+  """`make_eval_step` of a member-stacked state: `(sums, predictions)`.
+
+  `sums`: `loss_sum` and `correct` `[K]` (per member), `count`, and the
+  ensemble's `ensemble_loss_sum` and `ensemble_correct` (the averaged
+  probabilities), over the whole global batch. `predictions` `[b]`: the
+  ensemble's classes (a single member's own argmax, as `make_eval_step`).
+  """
+
+  def eval_step(state: TrainState, batch: Batch):
+    _check_batch(batch, input_shape)
+    sums, logits = ensemble.map_members(
+        lambda s: eval_outputs(forward, s, batch, num_classes), num_members,
+        in_axes=(ensemble.STATE_AXES,), out_axes=0)(state)
+    sums, logits = ensemble.with_axis((sums, logits), num_members)
+    # log of the mean probability over members: [b, num_classes].
+    log_probs = (jax.nn.logsumexp(jax.nn.log_softmax(logits), axis=0)
+                 - jnp.log(num_members))
+    predictions = jnp.argmax(logits[0] if num_members == 1 else log_probs, -1)
+    mask, labels = batch["mask"], batch["labels"]
+    nll = -jnp.take_along_axis(log_probs, labels[:, None], -1)[:, 0]
+    sums = {"loss_sum": sums["loss_sum"], "correct": sums["correct"],
+            "count": sums["count"][0],
+            "ensemble_loss_sum": jnp.sum(nll * mask),
+            "ensemble_correct": jnp.sum((predictions == labels) * mask)}
     return jax.lax.psum(sums, AXIS), predictions
 
   return eval_step

@@ -1,0 +1,56 @@
+"""config.ensemble: one-line errors naming the field, and the resume rule
+(a checkpoint of K members resumes only with K members)."""
+
+import pytest
+
+import zoo
+from zoo.config import resume_rules
+from zoo.config import serialize
+from zoo.config import validation
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("size", 0, "positive integer"),
+    ("size", -2, "positive integer"),
+    ("size", True, "positive integer"),
+    ("learning_rates", (1e-3, 0.0), "tuple of learning rates in (0, 1000]"),
+    ("learning_rates", (1e-3, float("nan")), "tuple of learning rates"),
+    ("learning_rates", (1e-3, 1e-3), "each rate may appear once"),
+])
+def test_bad_ensemble_values_name_the_field(base_config, field, value,
+                                            message):
+  base_config.ensemble[field] = value
+  with pytest.raises(zoo.ConfigError) as e:
+    validation.validate(base_config)
+  text = str(e.value)
+  assert f"config.ensemble.{field}=" in text and message in text
+  assert f"--config.ensemble.{field}=" in text and "\n" not in text
+
+
+def test_ensembles_are_valid(base_config):
+  base_config.ensemble.size = 8
+  base_config.ensemble.learning_rates = (1e-3, 3e-4)
+  base_config.ensemble.shared_data_order = True
+  validation.validate(base_config)
+
+
+def test_a_checkpoint_of_k_members_resumes_only_with_k(base_config):
+  base_config.ensemble.size = 4
+  saved = serialize.to_jsonable(base_config)
+  base_config.ensemble.size = 2
+  base_config.ensemble.learning_rates = (0.1,)
+  assert resume_rules.differences(
+      saved, serialize.to_jsonable(base_config)) == [
+          "ensemble.learning_rates: [] -> [0.1]", "ensemble.size: 4 -> 2"]
+  with pytest.raises(zoo.ConfigError, match=r"ensemble\.size: 4 -> 2"):
+    resume_rules.check_resumable(saved, base_config, "ckpt/10")
+
+
+def test_a_checkpoint_from_before_ensembles_resumes_as_one_member(
+    base_config):
+  saved = serialize.to_jsonable(base_config)
+  del saved["ensemble"]  # As written before config.ensemble existed.
+  resume_rules.check_resumable(saved, base_config, "ckpt/10")
+  base_config.ensemble.size = 3
+  with pytest.raises(zoo.ConfigError, match=r"ensemble\.size: 1 -> 3"):
+    resume_rules.check_resumable(saved, base_config, "ckpt/10")

@@ -1,0 +1,157 @@
+"""Ensembles: K members trained at once, vmapped inside the per-device step.
+
+Members are every (seed, learning rate) pair of `config.ensemble`, seed
+major: seeds `seed + s` for `s < ensemble.size`, each with every rate of
+`ensemble.learning_rates` (none: `optimizer.learning_rate`). Member
+(seed + s, rate) derives its init key, step keys (dropout), data order and
+augmentation keys from seed + s exactly as a single run with
+`--config.seed=seed+s` at that rate does, so it trains that run's model (up
+to the float rounding of batched kernels); `shared_data_order` gives every
+member the data order and augmentation of `seed`.
+
+Layout. Member-stacked values (the train state, per-member batch arguments)
+carry a leading member axis `[K, ...]` when K > 1. A single run (K = 1)
+keeps the layout it always had, without that axis, so its state, its
+checkpoints and its numbers are bit-identical to those of a single run
+before ensembles existed. `map_members` hides the difference: it vmaps a
+per-member function for K > 1 and calls it as is for K = 1; `with_axis`
+then gives per-member outputs (metrics) their axis for every K, so host
+code always sees `[K]`. The step counter is shared (not stacked).
+"""
+
+import contextlib
+import dataclasses
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from zoo import errors
+from zoo.train.state import TrainState
+
+# vmap axes of a member-stacked TrainState: every leaf but the shared step.
+STATE_AXES = TrainState(params=0, model_state=0, opt_state=0, step=None,
+                        rng=0, loss_scale=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Members:
+  """Who the K members are, in member order.
+
+  seeds: each member's init and step-key seed; data_seeds: the seed of its
+  data order and augmentation; learning_rates: its peak rate, or None for
+  all when the rate is `optimizer.learning_rate` (a compiled constant).
+  """
+  seeds: tuple[int, ...]
+  data_seeds: tuple[int, ...]
+  learning_rates: Optional[tuple[float, ...]] = None
+
+  @property
+  def size(self) -> int:
+    return len(self.seeds)
+
+  @property
+  def rate_as_state(self) -> bool:
+    """Whether each member's rate lives in its optimizer state."""
+    return self.learning_rates is not None
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "Members":
+    """The members of `config` (one, for configs saved before ensembles)."""
+    cfg = config.get("ensemble") or {}
+    size, rates = cfg.get("size", 1), tuple(cfg.get("learning_rates", ()))
+    shared = cfg.get("shared_data_order", False)
+    pairs = [(config.seed + s, r) for s in range(size)
+             for r in (rates or (None,))]
+    return cls(seeds=tuple(s for s, _ in pairs),
+               data_seeds=tuple(config.seed if shared else s
+                                for s, _ in pairs),
+               learning_rates=tuple(r for _, r in pairs) if rates else None)
+
+
+def map_members(fn: Callable[..., Any], num_members: int, in_axes: Any,
+                out_axes: Any) -> Callable[..., Any]:
+  """`fn` (of one member) over all members: `jax.vmap(fn, in_axes,
+  out_axes)` for K > 1; `fn` itself for K = 1 (no member axis anywhere).
+
+  Inside a pmapped function, collectives over the pmap axis in `fn` act per
+  member (a BatchNorm's cross-device statistics, the gradient's pmean).
+  """
+  if num_members == 1:
+    return fn
+  return jax.vmap(fn, in_axes=in_axes, out_axes=out_axes)
+
+
+def with_axis(tree: Any, num_members: int) -> Any:
+  """Per-member outputs of `map_members` with their member axis `[K, ...]`
+  for every K (a single member's get one of size 1)."""
+  if num_members > 1:
+    return tree
+  return jax.tree.map(lambda x: x[None], tree)
+
+
+def stack(trees: Sequence[Any]) -> Any:
+  """Member-stacked: `trees[0]` for one member, else leaves stacked on a
+  new leading axis (numpy leaves stay numpy)."""
+  if len(trees) == 1:
+    return trees[0]
+  return jax.tree.map(lambda *xs: (np.stack(xs) if isinstance(
+      xs[0], np.ndarray) else jnp.stack(xs)), *trees)
+
+
+def member(tree: Any, i: int, num_members: int) -> Any:
+  """Member `i` of a member-stacked tree, e.g. a TrainState (its shared
+  step stays as it is)."""
+  if not 0 <= i < num_members:
+    raise IndexError(f"member {i} of {num_members}")
+  if num_members == 1:
+    return tree
+  take = lambda t: jax.tree.map(lambda x: x[i], t)  # noqa: E731
+  if isinstance(tree, TrainState):
+    return tree._replace(**{f: take(getattr(tree, f)) for f in tree._fields
+                            if f != "step"})
+  return take(tree)
+
+
+def init_members(init: Callable[[jax.Array], TrainState], members: Members,
+                 set_rate: Callable[[Any, Any], Any]) -> TrainState:
+  """The member-stacked initial state, compiled as one call.
+
+  `init(key)` is one run's (`state.init_fn`); member i gets
+  `init(jax.random.key(seeds[i]))`, as a single run of that seed does, then
+  `set_rate(opt_state, learning_rates[i])` if rates live in the state.
+  """
+
+  def one(key: jax.Array, rate: jax.Array) -> TrainState:
+    state = init(key)
+    if members.rate_as_state:
+      state = state._replace(opt_state=set_rate(state.opt_state, rate))
+    return state
+
+  k = members.size
+  keys = stack([jax.random.key(s) for s in members.seeds])
+  rates = stack([np.float32(r or 0.0)
+                 for r in (members.learning_rates or (None,) * k)])
+  return jax.jit(map_members(one, k, (0, 0), STATE_AXES))(keys, rates)
+
+
+@contextlib.contextmanager
+def out_of_memory_hint(config: ml_collections.ConfigDict) -> Iterator[None]:
+  """Re-raises a device out-of-memory error of an ensemble (K > 1) as a
+  one-line ConfigError naming `ensemble.size`."""
+  try:
+    yield
+  except Exception as e:  # pylint: disable=broad-except
+    k = Members.from_config(config).size
+    text = str(e)
+    if k == 1 or not ("RESOURCE_EXHAUSTED" in text
+                      or "out of memory" in text.lower()):
+      raise
+    first = text.strip().splitlines()[0][:200] if text.strip() else ""
+    raise errors.ConfigError(
+        f"config.ensemble.size={k}: the {k} members do not fit in the "
+        f"device memory ({type(e).__name__}: {first}). Train fewer at once "
+        f"with --config.ensemble.size={max(1, k // 2)} (or a smaller "
+        "train.batch_size).") from e
