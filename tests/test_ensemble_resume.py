@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+import report_helpers
 import resume_config
 from resume_helpers import (REPO, CONFIG_FILE, Reference, StopAt,
                             assert_same_as_reference, state_arrays)
@@ -129,3 +130,35 @@ def test_load_averages_the_members_or_keeps_one(whole):
   with pytest.raises(zoo.ConfigError, match=r"member=2 .* holds 2 \(0 \.\. "
                      r"1\)"):
     zoo.load(str(whole.workdir), member=2)
+
+
+def test_metrics_and_tensorboard_carry_each_member(whole):
+  rows = [json.loads(line) for line in
+          (whole.workdir / "metrics.jsonl").read_text().splitlines()]
+  by_kind = {kind: [r for r in rows if r["kind"] == kind]
+             for kind in ("step", "epoch", "test")}
+  assert by_kind["step"] and len(by_kind["epoch"]) == 3
+  for r in by_kind["step"] + by_kind["epoch"]:
+    assert len(r["member_train_loss"]) == SIZE
+    assert r["train_loss"] == pytest.approx(np.mean(r["member_train_loss"]))
+    assert r["train_accuracy"] == pytest.approx(
+        np.mean(r["member_train_accuracy"]))
+  for r in by_kind["epoch"]:
+    assert r["validation_accuracy"] == pytest.approx(
+        np.mean(r["member_validation_accuracy"]))
+    assert 0.0 < r["ensemble_validation_accuracy"] <= 1.0
+  (test,) = by_kind["test"]
+  assert test["member_test_accuracy"] == [
+      m["test_accuracy"] for m in whole.results["members"]]
+  assert test["ensemble_test_accuracy"] == whole.results[
+      "ensemble_test_accuracy"]
+  events = [f for f in os.listdir(whole.workdir) if "tfevents" in f]
+  scalars = report_helpers.tensorboard_scalars(whole.workdir / events[0])
+  last_epoch = by_kind["epoch"][-1]
+  for i in range(SIZE):
+    step, value = scalars[f"epoch/validation_accuracy/member_{i}"][-1]
+    assert step == last_epoch["step"]
+    assert value == pytest.approx(last_epoch["member_validation_accuracy"][i])
+    assert f"train/loss/member_{i}" in scalars
+    assert f"test/accuracy/member_{i}" in scalars
+  assert "test/ensemble_accuracy" in scalars

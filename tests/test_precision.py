@@ -16,6 +16,8 @@ from zoo.config import validation
 from zoo.models import precision as precision_lib
 from zoo.models import registry
 from zoo.runtime import parallel
+from zoo.train import build
+from zoo.train import ensemble
 from zoo.train import loss_scale
 from zoo.train import state as state_lib
 from zoo.train import step as step_lib
@@ -212,3 +214,32 @@ def test_policies_are_restored_after_the_trace():
     assert hk.mixed_precision.get_policy(hk.BatchNorm) is mine
   finally:
     hk.mixed_precision.clear_policy(hk.BatchNorm)
+
+
+def test_each_ensemble_member_has_its_own_loss_scale():
+  forward = registry.build_forward("bn_test_net", NUM_CLASSES, {}, "float16")
+  optimizer = optax.sgd(0.1)
+  members = ensemble.Members(seeds=(0, 1), data_seeds=(0, 1))
+  state = build.initial_state(forward, optimizer, INPUT_SHAPE, members,
+                              "float16")
+  np.testing.assert_array_equal(state.loss_scale.loss_scale,
+                                [loss_scale.INITIAL_SCALE] * 2)
+  one_step = step_lib.make_train_step(forward, optimizer, INPUT_SHAPE,
+                                      NUM_CLASSES)
+  members_step = ensemble.map_members(one_step, 2, (ensemble.STATE_AXES, 0),
+                                      (ensemble.STATE_AXES, 0))
+  devices = jax.local_devices()[:NUM_DEVICES]
+  step = jax.pmap(members_step, axis_name=parallel.AXIS, devices=devices)
+  state = parallel.replicate(state, devices)
+  # [devices, members, 4, ...]: an inf in member 0's batch only.
+  batch = jax.tree.map(lambda a, b: np.stack([a, b], 1),
+                       _batch(seed=0, inject_inf=True), _batch(seed=1))
+  new, metrics = step(state, batch)
+  np.testing.assert_array_equal(metrics["skipped"], [[1, 0]] * NUM_DEVICES)
+  np.testing.assert_array_equal(
+      new.loss_scale.loss_scale,
+      [[loss_scale.INITIAL_SCALE / 2, loss_scale.INITIAL_SCALE]] * NUM_DEVICES)
+  w_before = state.params[FIRST_LAYER]["w"]
+  w_after = new.params[FIRST_LAYER]["w"]
+  np.testing.assert_array_equal(w_after[:, 0], w_before[:, 0])  # Skipped.
+  assert not np.array_equal(w_after[:, 1], w_before[:, 1])  # Trained.

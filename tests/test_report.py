@@ -14,11 +14,13 @@ import jax
 import numpy as np
 import pytest
 
+import report_helpers
+
 from zoo import errors
 from zoo import experiment
 from zoo import report
 from zoo.report import compare as compare_lib
-from zoo.report import progress, schedule
+from zoo.report import plots, progress, schedule
 from zoo.train import hooks
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -57,19 +59,6 @@ def _png_size(path):
   data = pathlib.Path(path).read_bytes()
   assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
   return struct.unpack(">II", data[16:24]), len(data)
-
-
-def _tensorboard_scalars(path):
-  """{tag: [(step, value)]} from a TFRecord file of tensorboardX events."""
-  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
-  data, i, out = pathlib.Path(path).read_bytes(), 0, {}
-  while i < len(data):
-    (n,) = struct.unpack("<Q", data[i:i + 8])
-    event = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
-    for v in event.summary.value:
-      out.setdefault(v.tag, []).append((event.step, v.simple_value))
-    i += 12 + n + 4
-  return out
 
 
 def test_every_file_is_written_and_listed(finished):
@@ -113,7 +102,7 @@ def test_metrics_rows_agree_with_results(finished):
 
 def test_tensorboard_holds_the_same_scalars(finished):
   workdir, results = finished
-  scalars = _tensorboard_scalars(results["files"]["tensorboard"])
+  scalars = report_helpers.tensorboard_scalars(results["files"]["tensorboard"])
   epochs = [r for r in _rows(workdir) if r["kind"] == "epoch"]
   got = scalars["epoch/validation_accuracy"]
   assert [s for s, _ in got] == [r["step"] for r in epochs]
@@ -337,3 +326,51 @@ def test_metrics_writer_closes_its_files_when_the_run_fails(tmp_path):
   assert jsonl.closed and writer._tb is None  # pylint: disable=W0212
   writer.close()  # Twice is harmless.
   del tb
+
+
+def _ensemble_history(num_epochs=3, k=3):
+  """Epoch records of a K-member run: member m's values are base + m / 100."""
+  history = []
+  for e in range(1, num_epochs + 1):
+    record = {"epoch": e}
+    for split in ("train", "validation"):
+      for metric, base in (("loss", 1.0 / e), ("accuracy", 0.5 + e / 10)):
+        values = [base + m / 100 for m in range(k)]
+        record[f"member_{split}_{metric}"] = values
+        record[f"{split}_{metric}"] = float(np.mean(values))
+    history.append(record)
+  return history
+
+
+def test_curves_of_seeds_draw_the_mean_and_a_min_max_band(tmp_path):
+  history = _ensemble_history()
+  fig = plots.plot_curves(history, str(tmp_path / "c.png"), "t", 3)
+  loss_ax, accuracy_ax = fig.axes
+  bands = accuracy_ax.collections
+  assert len(bands) == 2  # train and validation
+  for band, split in zip(bands, ("train", "validation")):
+    ys = band.get_paths()[0].vertices[:, 1]
+    lows = [min(r[f"member_{split}_accuracy"]) for r in history]
+    highs = [max(r[f"member_{split}_accuracy"]) for r in history]
+    assert min(ys) == pytest.approx(min(lows))
+    assert max(ys) == pytest.approx(max(highs))
+  means = [line for line in loss_ax.lines if "mean of 3" in line.get_label()]
+  assert len(means) == 2
+  np.testing.assert_allclose(means[1].get_ydata(),
+                             [r["validation_loss"] for r in history])
+  assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_curves_of_a_rate_sweep_draw_one_line_per_member(tmp_path):
+  history = _ensemble_history(k=2)
+  labels = ["seed 0, lr 0.01", "seed 0, lr 0.001"]
+  fig = plots.plot_curves(history, str(tmp_path / "c.png"), "t", None,
+                          member_labels=labels)
+  accuracy_ax = fig.axes[1]
+  assert not accuracy_ax.collections  # No band.
+  lines = {line.get_label(): line for line in accuracy_ax.lines}
+  assert set(lines) == {f"{split} accuracy, {label}" for split in
+                        ("train", "validation") for label in labels}
+  np.testing.assert_allclose(
+      lines["validation accuracy, seed 0, lr 0.001"].get_ydata(),
+      [r["member_validation_accuracy"][1] for r in history])

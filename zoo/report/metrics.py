@@ -2,9 +2,13 @@
 
 `metrics.jsonl` has one JSON object per line: each step record and epoch
 record of the `MetricsTracker` (see tracker.py for the keys), then one
-`kind: 'test'` row at the end. The TensorBoard files (tensorboardX: no
+`kind: 'test'` row at the end (an ensemble's adds `member_test_loss`,
+`member_test_accuracy`, `ensemble_test_loss`, `ensemble_test_accuracy`).
+The TensorBoard files (tensorboardX: no
 TensorFlow needed) hold the same scalars; `tensorboard --logdir WORKDIR`
-shows them, and `--logdir` on a folder of workdirs compares runs.
+shows them, and `--logdir` on a folder of workdirs compares runs. An
+ensemble's member values go to `<tag>/member_<i>`, e.g.
+`epoch/validation_accuracy/member_3`.
 """
 
 import glob
@@ -27,6 +31,18 @@ _EPOCH_TAGS = {"train_loss": "epoch/train_loss",
                "train_accuracy": "epoch/train_accuracy",
                "validation_loss": "epoch/validation_loss",
                "validation_accuracy": "epoch/validation_accuracy"}
+# An ensemble's per-member values (lists, one per member) go to
+# '<tag>/member_<i>' beside the mean's tag; the ensemble's own to its tag.
+_STEP_TAGS.update(member_train_loss="train/loss",
+                  member_train_accuracy="train/accuracy")
+_EPOCH_TAGS.update(
+    {f"member_{k}": v for k, v in _EPOCH_TAGS.items()},
+    ensemble_validation_accuracy="epoch/ensemble_validation_accuracy")
+_TEST_TAGS = {"test_loss": "test/loss", "test_accuracy": "test/accuracy",
+              "member_test_loss": "test/loss",
+              "member_test_accuracy": "test/accuracy",
+              "ensemble_test_loss": "test/ensemble_loss",
+              "ensemble_test_accuracy": "test/ensemble_accuracy"}
 
 
 class MetricsWriter(hooks.Hook):
@@ -73,8 +89,12 @@ class MetricsWriter(hooks.Hook):
     row = {"kind": "test", "step": progress.step,
            "epoch": progress.num_epochs, "test_loss": test["loss"],
            "test_accuracy": test["accuracy"]}
-    self._write(row, {"test_loss": "test/loss",
-                      "test_accuracy": "test/accuracy"})
+    if len(test.get("member_accuracy") or ()) > 1:  # An ensemble.
+      row.update(member_test_loss=test["member_loss"],
+                 member_test_accuracy=test["member_accuracy"],
+                 ensemble_test_loss=test.get("ensemble_loss"),
+                 ensemble_test_accuracy=test.get("ensemble_accuracy"))
+    self._write(row, _TEST_TAGS)
     self.close()
     progress.files["metrics"] = os.path.join(self.workdir, METRICS_FILE)
     events = _event_files(self.workdir) if self.tensorboard else []
@@ -97,9 +117,17 @@ class MetricsWriter(hooks.Hook):
     self._jsonl.flush()  # `tail -f` shows each row as it comes.
     if self._tb is not None:
       for key, tag in tags.items():
-        if record.get(key) is not None:
-          self._tb.add_scalar(tag, record[key], record["step"],
-                              walltime=record.get("wall_time"))
+        value = record.get(key)
+        if isinstance(value, list):  # One per member.
+          for i, member_value in enumerate(value):
+            self._add_scalar(f"{tag}/member_{i}", member_value, record)
+        elif value is not None:
+          self._add_scalar(tag, value, record)
+
+  def _add_scalar(self, tag: str, value: float,
+                  record: dict[str, Any]) -> None:
+    self._tb.add_scalar(tag, value, record["step"],
+                        walltime=record.get("wall_time"))
 
 
 def records_until(path: str, step: int) -> list[dict[str, Any]]:

@@ -27,21 +27,25 @@ def _figure(width: float, height: float) -> Any:
 
 
 def plot_curves(history: Sequence[dict[str, Any]], path: str, title: str,
-                best_epoch: Optional[int] = None) -> None:
-  """Train and validation loss (left) and accuracy (right) per epoch."""
+                best_epoch: Optional[int] = None,
+                member_labels: Optional[Sequence[str]] = None) -> Any:
+  """Train and validation loss (left) and accuracy (right) per epoch; saved
+  to `path`, and returned (a matplotlib Figure).
+
+  An ensemble's history (`member_*` lists of K > 1 values) draws the mean
+  over the members with their min-max range as a band; with
+  `member_labels` (a learning-rate sweep) one line per member instead.
+  """
   from matplotlib import ticker  # pylint: disable=g-import-not-at-top
   fig = _figure(10, 4)
   epochs = [r["epoch"] for r in history]
   for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
-    ax.plot(epochs, [r[f"train_{metric}"] for r in history], "o-",
-            label=f"train {metric} (mean over the epoch)")
-    val = [r[f"validation_{metric}"] for r in history]
-    if any(v is not None for v in val):
-      ax.plot(epochs, [np.nan if v is None else v for v in val], "s-",
-              label=f"validation {metric}")
-      if best_epoch is not None:
-        ax.axvline(best_epoch, color="gray", linestyle=":",
-                   label=f"best validation accuracy (epoch {best_epoch})")
+    for split, marker in (("train", "o-"), ("validation", "s-")):
+      _plot_split(ax, epochs, history, split, metric, marker, member_labels)
+    if best_epoch is not None and any(
+        r["validation_accuracy"] is not None for r in history):
+      ax.axvline(best_epoch, color="gray", linestyle=":",
+                 label=f"best validation accuracy (epoch {best_epoch})")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.set_title(metric)
@@ -51,6 +55,34 @@ def plot_curves(history: Sequence[dict[str, Any]], path: str, title: str,
   fig.suptitle(title)
   fig.tight_layout()
   _save(fig, path)
+  return fig
+
+
+def _plot_split(ax: Any, epochs: list[int], history: Sequence[dict[str, Any]],
+                split: str, metric: str, marker: str,
+                member_labels: Optional[Sequence[str]]) -> None:
+  """One split's curve of `metric`: a line, a band over the members, or a
+  line per member."""
+  means = [r[f"{split}_{metric}"] for r in history]
+  if all(v is None for v in means):
+    return
+  what = (f"{split} {metric} (mean over the epoch)" if split == "train"
+          else f"{split} {metric}")
+  members = [r.get(f"member_{split}_{metric}") for r in history]
+  k = len(members[-1] or ())
+  if k <= 1 or any(m is None for m in members):
+    ax.plot(epochs, [np.nan if v is None else v for v in means], marker,
+            label=what)
+    return
+  values = np.array(members, dtype=float)  # [epochs, K]
+  if member_labels:
+    for i, label in enumerate(member_labels):
+      ax.plot(epochs, values[:, i], marker, markersize=3,
+              label=f"{split} {metric}, {label}")
+    return
+  line, = ax.plot(epochs, means, marker, label=f"{what}, mean of {k}")
+  ax.fill_between(epochs, values.min(1), values.max(1), alpha=0.25,
+                  color=line.get_color(), label=f"{split}: min-max of {k}")
 
 
 def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str],
@@ -100,7 +132,8 @@ class PlotsHook(hooks.Hook):
       path = os.path.join(self.workdir, CURVES_FILE)
       best = progress.best_epoch()
       plot_curves(progress.history, path, name,
-                  best["epoch"] if best else None)
+                  best["epoch"] if best else None,
+                  _sweep_labels(progress.setup.members))
       progress.files["curves"] = path
     matrix = classification.confusion_matrix(
         ds.test.labels, test["predictions"], ds.num_classes)
@@ -110,3 +143,11 @@ class PlotsHook(hooks.Hook):
         f"{name}: test accuracy {test['accuracy']:.4f} "
         f"({len(ds.test)} examples)")
     progress.files["confusion_matrix"] = path
+
+
+def _sweep_labels(members: Any) -> Optional[list[str]]:
+  """'seed s, lr r' per member of a learning-rate sweep; None otherwise."""
+  if members is None or not members.learning_rates:
+    return None
+  return [f"seed {s}, lr {r:g}"
+          for s, r in zip(members.seeds, members.learning_rates)]

@@ -20,6 +20,14 @@ not apply, e.g. validation in a step record):
                          loss scaling; else 0); step records only
   loss_scale             the loss scale after the record's last step (1
                          without loss scaling); step records only
+
+An ensemble's records (K > 1 members, zoo/train/ensemble.py) hold means over
+the members in the keys above and, in every record, one value per member,
+in member order, in:
+  member_train_loss, member_train_accuracy
+  member_validation_loss, member_validation_accuracy   (epoch records)
+  ensemble_validation_accuracy                         (epoch records: the
+                         members' averaged probabilities)
 """
 
 import time
@@ -65,7 +73,8 @@ class MetricsTracker(hooks.Hook):
   def on_epoch_end(self, progress: Any, epoch: hooks.EpochSummary) -> None:
     steps = progress.setup.steps_per_epoch
     self.epoch_record = {
-        **_blank("epoch", progress.step, epoch.epoch),
+        **_blank("epoch", progress.step, epoch.epoch,
+                 _num_members(progress) > 1),
         "train_loss": epoch.train_loss,
         "train_accuracy": epoch.train_accuracy,
         "validation_loss": epoch.validation_loss,
@@ -75,6 +84,13 @@ class MetricsTracker(hooks.Hook):
                                                              1e-9),
         "elapsed_seconds": round(progress.train_seconds, 3),
     }
+    if _num_members(progress) > 1:
+      self.epoch_record.update(
+          member_train_loss=epoch.member_train_loss,
+          member_train_accuracy=epoch.member_train_accuracy,
+          member_validation_loss=epoch.member_validation_loss,
+          member_validation_accuracy=epoch.member_validation_accuracy,
+          ensemble_validation_accuracy=epoch.ensemble_validation_accuracy)
     _log_epoch(self.epoch_record, progress.num_epochs, progress.best_epoch())
 
   def _step_record(self, progress: Any,
@@ -84,8 +100,9 @@ class MetricsTracker(hooks.Hook):
     seconds = sum(c.seconds for c in chunks)
     skipped = [c.metrics["skipped"] for c in chunks if "skipped" in c.metrics]
     scale = chunks[-1].metrics.get("loss_scale")
-    return {
-        **_blank("step", progress.step, chunks[-1].epoch + 1),
+    record = {
+        **_blank("step", progress.step, chunks[-1].epoch + 1,
+                 _num_members(progress) > 1),
         "train_loss": float(np.mean(loss)),
         "train_accuracy": float(np.mean(accuracy)),
         "learning_rate": self.learning_rate_fn(progress.step - 1),
@@ -96,15 +113,35 @@ class MetricsTracker(hooks.Hook):
                           else None),
         "loss_scale": float(scale[-1]) if scale is not None else None,
     }
+    if _num_members(progress) > 1:  # [steps, K] -> K means.
+      for name in ("loss", "accuracy"):
+        per_member = np.concatenate([c.member_metrics[name] for c in chunks])
+        record[f"member_train_{name}"] = per_member.mean(0).tolist()
+    return record
 
 
-def _blank(kind: str, step: int, epoch: int) -> dict[str, Any]:
-  """A record with every key, in order."""
-  return {"kind": kind, "step": step, "epoch": epoch, "train_loss": None,
-          "train_accuracy": None, "validation_loss": None,
-          "validation_accuracy": None, "learning_rate": None,
-          "examples_per_second": None, "elapsed_seconds": None,
-          "wall_time": time.time(), "skipped_steps": None, "loss_scale": None}
+def _num_members(progress: Any) -> int:
+  members = getattr(progress.setup, "members", None)
+  return members.size if members is not None else 1
+
+
+def _blank(kind: str, step: int, epoch: int,
+           ensemble: bool = False) -> dict[str, Any]:
+  """A record with every key, in order (an ensemble's with its own)."""
+  record = {"kind": kind, "step": step, "epoch": epoch, "train_loss": None,
+            "train_accuracy": None, "validation_loss": None,
+            "validation_accuracy": None, "learning_rate": None,
+            "examples_per_second": None, "elapsed_seconds": None,
+            "wall_time": time.time(), "skipped_steps": None,
+            "loss_scale": None}
+  if ensemble:
+    record.update(dict.fromkeys(ENSEMBLE_KEYS))
+  return record
+
+
+ENSEMBLE_KEYS = ("member_train_loss", "member_train_accuracy",
+                 "member_validation_loss", "member_validation_accuracy",
+                 "ensemble_validation_accuracy")
 
 
 def _log_step(record: dict[str, Any], total_steps: int,
