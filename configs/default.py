@@ -68,6 +68,11 @@ def get_config() -> ml_collections.ConfigDict:
   # Fraction of the training data held out (stratified, from the seed) as a
   # validation split evaluated every epoch; 0 disables it.
   config.data.validation_fraction = 0.1
+  # The seed of the validation split (and of the test split where a source
+  # has none): None uses `seed`. An ensemble's members share the split of
+  # `seed`; --config.seed=S --config.data.split_seed=<the ensemble's seed>
+  # reruns member S alone on that same split.
+  config.data.split_seed = ml_collections.config_dict.placeholder(int)
   # Images: 'none' keeps pixels in [0, 1]; 'per_channel' standardises each
   # channel with the mean and std of the training split (not validation or
   # test); 'fixed' with image_mean and image_std below. Saved with the run and

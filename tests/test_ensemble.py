@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import data
 from zoo import report
 from zoo import train
 from zoo.data import batching
-from zoo.data import splits
 from zoo.runtime import parallel
 from zoo.train import ensemble
 from zoo.train import evaluation
@@ -24,18 +22,10 @@ BATCHNORM_MODEL = pathlib.Path(__file__).with_name("batchnorm_model.py")
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def _train(config, dataset=None):
+def _train(config):
   """(setup, progress) of `config` trained in-process, without a workdir."""
-  s = train.setup(config, dataset)
+  s = train.setup(config)
   return s, train.train(s, config)
-
-
-def _split_of_seed(config):
-  """The data and validation split that `config.seed` draws: an ensemble's
-  members share them, where single runs of other seeds would draw others."""
-  dataset = data.load(config.data, config.seed)
-  return splits.with_validation(dataset, config.data.validation_fraction,
-                                config.seed)
 
 
 def _host(progress):
@@ -73,15 +63,15 @@ def test_member_equals_the_single_run_with_its_seed(base_config, model,
   config = _configure(base_config, model)
   config.seed = 3
   config.ensemble.size = size
-  dataset = _split_of_seed(config)
-  s, progress = _train(config, dataset)
+  s, progress = _train(config)
   assert s.members.seeds == tuple(range(3, 3 + size))
   members = _host(progress)
   for i in range(size):
     single = _configure(base_config.copy_and_resolve_references(), model)
     single.ensemble.size = 1
     single.seed = 3 + i
-    _, alone = _train(single, dataset)
+    single.data.split_seed = 3  # The ensemble's validation split.
+    _, alone = _train(single)
     chex.assert_trees_all_close(ensemble.member(members, i, size),
                                 _host(alone), rtol=RTOL, atol=ATOL)
     assert progress.test["member_accuracy"][i] == pytest.approx(
@@ -115,14 +105,13 @@ def test_rate_member_equals_the_single_run_at_that_rate(base_config):
   config.optimizer.schedule = "cosine"
   config.optimizer.warmup_epochs = 0.5  # Warmup, then cosine: all traced.
   config.ensemble.learning_rates = (3e-3, 1e-2)
-  dataset = _split_of_seed(config)
-  s, progress = _train(config, dataset)
+  s, progress = _train(config)
   assert s.members.learning_rates == (3e-3, 1e-2)
   members = _host(progress)
   single = _configure(base_config.copy_and_resolve_references(), "mlp")
   single.optimizer.learning_rate = 1e-2
   single.ensemble.learning_rates = ()
-  _, alone = _train(single, dataset)
+  _, alone = _train(single)
   chex.assert_trees_all_close(ensemble.member(members["params"], 1, 2),
                               _host(alone)["params"], rtol=RTOL, atol=ATOL)
   assert progress.test["member_accuracy"][1] == pytest.approx(

@@ -24,6 +24,7 @@ def state_fields(saved: dict[str, Any]) -> tuple[str, ...]:
   name = saved.get("model", {}).get("name", "")
   return ("seed", "model.name", f"model.{name}", "data.name",
           "data.test_fraction", "data.validation_fraction",
+          "data.split_seed",
           # CSV tables: which columns, rows and classes, and their scaling.
           "data.label_column", "data.feature_columns", "data.classes",
           "data.drop_missing", "data.standardize",
@@ -69,7 +70,7 @@ ADDED_FIELDS: dict[str, Any] = {
     "data.image_std": [], "train.label_smoothing": 0.0,
     "optimizer.warmup_epochs": 0.0, "optimizer.nesterov": False,
     "optimizer.clip_norm": 0.0, "data.augment": [], "data.crop_padding": 4,
-    "train.precision": "float32",
+    "train.precision": "float32", "data.split_seed": None,
     "ensemble.size": 1, "ensemble.learning_rates": [],
     "ensemble.shared_data_order": False,
 }

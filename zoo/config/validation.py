@@ -145,6 +145,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   seed = _get(config, "seed")
   if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
     _fail("seed", seed, "it must be a non-negative integer")
+  split_seed = config.data.get("split_seed")
+  if split_seed is not None and (isinstance(split_seed, bool) or not
+                                 isinstance(split_seed, int) or split_seed < 0):
+    _fail("data.split_seed", split_seed,
+          "it must be a non-negative integer, or None (the run's seed)")
   for field in ("train.num_epochs", "train.batch_size",
                 "train.eval_batch_size", "train.log_every_steps",
                 "train.steps_per_call"):

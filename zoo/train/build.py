@@ -54,10 +54,10 @@ def setup(config: ml_collections.ConfigDict,
   if not config.train.full_batch:
     parallel.check_divisible(config.train.batch_size, len(devices))
   if dataset is None:
-    dataset = data.load(config.data, config.seed)
+    dataset = data.load(config.data, split_seed(config))
   if dataset.validation is None:  # Sources may carve their own.
     dataset = splits.with_validation(
-        dataset, config.data.validation_fraction, config.seed)
+        dataset, config.data.validation_fraction, split_seed(config))
   if config.train.full_batch:
     _use_full_batch(config, len(dataset.train), len(devices))
   if len(dataset.train) < config.train.batch_size:
@@ -121,6 +121,12 @@ def initial_state(forward: hk.TransformedWithState,
   init = init_fn(forward, optimizer, input_shape,
                  loss_scale.initial(run_precision))
   return ensemble.init_members(init, members, optim.with_learning_rate)
+
+
+def split_seed(config: ml_collections.ConfigDict) -> int:
+  """The seed of the data splits: `data.split_seed`, else `seed`."""
+  chosen = config.data.get("split_seed")
+  return config.seed if chosen is None else chosen
 
 
 def precision(config: ml_collections.ConfigDict) -> str:
