@@ -102,9 +102,9 @@ def test_setup_converts_warmup_with_its_steps_per_epoch(base_config,
   make_optimizer = optim.make_optimizer
   make_train_step = step_lib.make_train_step
 
-  def spy_optimizer(cfg, total_steps, steps_per_epoch=None):
+  def spy_optimizer(cfg, total_steps, steps_per_epoch=None, **kwargs):
     seen["optimizer"] = (total_steps, steps_per_epoch)
-    return make_optimizer(cfg, total_steps, steps_per_epoch)
+    return make_optimizer(cfg, total_steps, steps_per_epoch, **kwargs)
 
   def spy_step(*args, **kwargs):
     seen["label_smoothing"] = kwargs.get("label_smoothing")

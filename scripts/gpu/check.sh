@@ -36,7 +36,15 @@ for batch in 128 1024; do
   done
 done
 
-# 3. A recipe's accuracy against the CPU's (same seed).
+# 3. Ensembles (issue 13): K members in one program against one model.
+for k in 8 64; do
+  for model in mlp cnn resnet20; do
+    timeout 60 python3 benchmarks/ensemble.py --model $model --members $k \
+      --chunks 3 | grep '^{' >> "$OUT/ensemble.jsonl"
+  done
+done
+
+# 4. A recipe's accuracy against the CPU's (same seed).
 timeout 120 python3 launch.py --config=configs/fashion_mnist.py:mlp \
   --config.data.dir=.data/fashion-mnist --workdir=/tmp/fm-mlp \
   > "$OUT/fm-mlp.log" 2>&1
