@@ -8,8 +8,9 @@ machine):
   sequential  K `launch.py` runs, one after another, with `--config.seed`
               seed .. seed + K - 1 and `--config.data.split_seed=seed`;
   ensemble    one `launch.py` run with `--config.ensemble.size=K`.
-Both use the same persistent compilation cache; a warm-up round (not
-counted) fills it first, as a user's earlier runs would. Prints one JSON
+Both use the same persistent compilation cache; a warm-up round (one
+sequential run and the ensemble, not counted) fills it first, as a user's
+earlier runs would. Prints one JSON
 line: the median seconds of each, `speedup` (sequential / ensemble), and
 the largest difference between a sequential run's test accuracy and its
 ensemble member's (the same model up to float rounding).
@@ -57,16 +58,17 @@ def _launch(args: argparse.Namespace, workdir: pathlib.Path,
   return json.loads((workdir / "results.json").read_text())
 
 
-def _round(args: argparse.Namespace, tmp: pathlib.Path):
+def _round(args: argparse.Namespace, tmp: pathlib.Path, num_single: int):
   """(sequential seconds, ensemble seconds, sequential accuracies,
-  ensemble member accuracies) of one round, in fresh workdirs."""
+  ensemble member accuracies) of one round (of `num_single` sequential
+  runs), in fresh workdirs."""
   shutil.rmtree(tmp, ignore_errors=True)
   t0 = time.perf_counter()
   single = [
       _launch(args, tmp / f"seed{i}",
               [f"--config.seed={args.seed + i}",
                f"--config.data.split_seed={args.seed}"])["test_accuracy"]
-      for i in range(args.members)]
+      for i in range(num_single)]
   sequential = time.perf_counter() - t0
   t0 = time.perf_counter()
   results = _launch(args, tmp / "ensemble",
@@ -80,8 +82,10 @@ def _round(args: argparse.Namespace, tmp: pathlib.Path):
 def main(argv=None) -> None:
   args = parse_args(argv)
   with tempfile.TemporaryDirectory(prefix="zoo-ensemble-e2e-") as tmp:
-    rounds = [_round(args, pathlib.Path(tmp) / str(r))
-              for r in range(args.rounds + 1)][1:]  # Round 0 warms up.
+    # A warm-up round (one sequential run and the ensemble) fills the cache.
+    _round(args, pathlib.Path(tmp) / "warmup", 1)
+    rounds = [_round(args, pathlib.Path(tmp) / str(r), args.members)
+              for r in range(args.rounds)]
   sequential = statistics.median(r[0] for r in rounds)
   together = statistics.median(r[1] for r in rounds)
   single, members = rounds[-1][2], rounds[-1][3]

@@ -13,8 +13,10 @@ from zoo import report
 from zoo import train
 from zoo.data import batching
 from zoo.runtime import parallel
+from zoo.train import chunks
 from zoo.train import ensemble
 from zoo.train import evaluation
+from zoo.train.state import TrainState
 
 BATCHNORM_MODEL = pathlib.Path(__file__).with_name("batchnorm_model.py")
 # Batched (vmapped) kernels round differently from one model's: members
@@ -126,6 +128,7 @@ def test_each_member_draws_its_own_data_order_unless_shared(base_config):
   base_config.ensemble.size = 3
   s = train.setup(base_config)
   n = s.chunk_runner.batches.num_examples
+  assert not s.chunk_runner.batches.members_share_batches
   order = np.asarray(s.chunk_runner.batches.epoch_order(1))
   assert order.shape == (2, 3, n)  # [devices, members, examples]
   for i in range(3):
@@ -133,8 +136,11 @@ def test_each_member_draws_its_own_data_order_unless_shared(base_config):
         batching.device_epoch_permutation(n, i, 1)))
   base_config.ensemble.shared_data_order = True
   s = train.setup(base_config)
+  assert s.chunk_runner.batches.members_share_batches  # Read once for all.
   order = np.asarray(s.chunk_runner.batches.epoch_order(1))
-  np.testing.assert_array_equal(order[0, 2], order[0, 0])
+  assert order.shape == (2, n)  # No member axis: one order.
+  np.testing.assert_array_equal(order[1], np.asarray(
+      batching.device_epoch_permutation(n, 0, 1)))
   assert s.members.seeds == (0, 1, 2) and s.members.data_seeds == (0, 0, 0)
 
 
@@ -212,3 +218,33 @@ def test_summary_of_a_rate_sweep_marks_the_best_member():
   marked = [line for line in text.splitlines() if line.lstrip().startswith(
       "*")]
   assert len(marked) == 1 and "0.001" in marked[0] and "0.9300" in marked[0]
+
+
+def test_unrolled_members_equal_vmapped_members():
+  """map_members(unrolled=True) (CPU convolutions) gives vmap's outputs,
+  shared (None) and stacked (0) axes alike, NamedTuple fields included."""
+  state = TrainState(
+      params={"w": np.arange(6.0).reshape(3, 2)}, model_state={},
+      opt_state=(), step=np.int32(4), rng=np.arange(3.0))
+
+  def fn(member_state, x, scale):
+    out = member_state._replace(params={"w": member_state.params["w"] * x})
+    return out, {"sum": member_state.params["w"].sum() * scale + x}
+
+  args = (state, np.array([1.0, 2.0, 3.0]), np.float32(0.5))
+  axes = ((ensemble.STATE_AXES, 0, None), (ensemble.STATE_AXES, 0))
+  vmapped = ensemble.map_members(fn, 3, *axes)(*args)
+  unrolled = ensemble.map_members(fn, 3, *axes, unrolled=True)(*args)
+  chex.assert_trees_all_close(unrolled, vmapped)
+  assert unrolled[0].step == 4 and unrolled[0].params["w"].shape == (3, 2)
+
+
+@pytest.mark.parametrize("unroll,k,unrolled,steps", [
+    (0, 1, False, 10), (0, 4, True, 2), (0, 8, True, 2), (0, 2, True, 5),
+    (0, 17, False, 10), (1, 8, False, 50)])
+def test_which_chunks_unroll_members(unroll, k, unrolled, steps):
+  runner = chunks.ChunkRunner(None, None, jax.devices()[:1], unroll,
+                              steps_per_epoch=100, steps_per_call=50,
+                              num_members=k)
+  assert runner.unrolled_members == unrolled
+  assert runner.steps_per_call == steps

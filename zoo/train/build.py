@@ -76,15 +76,16 @@ def setup(config: ml_collections.ConfigDict,
   train_step = step_lib.make_train_step(
       forward, optimizer, **shapes,
       label_smoothing=config.train.label_smoothing)
-  p_eval_step = jax.pmap(
-      step_lib.make_members_eval_step(forward, **shapes,
-                                      num_members=members.size),
-      axis_name=parallel.AXIS, devices=devices)
   first = ensemble.member(state, 0, members.size)
   has_conv = chunks.has_convolution(forward, first.params, first.model_state,
                                     dataset.input_shape)
   unroll = chunks.choose_unroll(config.train.scan_unroll, has_conv,
                                 devices[0].platform)
+  p_eval_step = jax.pmap(
+      step_lib.make_members_eval_step(
+          forward, **shapes, num_members=members.size,
+          unrolled_members=chunks.unrolls_members(unroll, members.size)),
+      axis_name=parallel.AXIS, devices=devices)
   batches = chunks.DeviceResidentBatches(
       dataset.train, devices, config.train.batch_size, members.data_seeds,
       _augmentation(config.data, dataset))

@@ -32,13 +32,20 @@ TrainStep = Callable[[TrainState, Batch], tuple[TrainState, Any]]
 
 
 class BatchSource(Protocol):
-  """Where a chunk's batches come from, for every ensemble member."""
+  """Where a chunk's batches come from, for every ensemble member.
+
+  `members_share_batches`: every member trains on the same batches (one
+  member, or members of one data seed): `per_member` args then have no
+  member axis, and each step's batch is read once for all members.
+  """
+  members_share_batches: bool
 
   def chunk_args(self, epoch: int, start: int, num_steps: int) -> Any:
     """`(shared, per_member)`: device arrays for batches `start .. start +
     num_steps - 1` of `epoch`, each leaf with a leading axis over this
     process's devices; `per_member` leaves are member-stacked after it
-    (`[devices, K, ...]` for K > 1, see zoo/train/ensemble.py)."""
+    (`[devices, K, ...]` for K > 1, see zoo/train/ensemble.py) unless
+    the members share batches."""
 
   def batch(self, args: Any, start: jax.Array, i: jax.Array,
             step: jax.Array) -> Batch:
@@ -73,8 +80,12 @@ class DeviceResidentBatches:
     flat = split.inputs.reshape(self.num_examples, -1)
     self.inputs = parallel.replicate_array(flat, self.devices)
     self.labels = parallel.replicate_array(split.labels, self.devices)
-    self.seeds = parallel.replicate_array(ensemble.stack(
-        [np.int32(s) for s in self.data_seeds]), self.devices)
+    # Members of one data seed (a single run, a shared data order, a rate
+    # sweep of one seed) read each batch once, for all of them.
+    self.members_share_batches = len(set(self.data_seeds)) == 1
+    self.seeds = parallel.replicate_array(
+        self._per_member([np.int32(s) for s in self.data_seeds]),
+        self.devices)
     self._order: tuple[int, jax.Array] = (-1, None)  # (epoch, order)
 
   def epoch_order(self, epoch: int) -> jax.Array:
@@ -89,9 +100,13 @@ class DeviceResidentBatches:
       drawn = {s: np.asarray(batching.device_epoch_permutation(
           self.num_examples, s, epoch, local[0]))
                for s in dict.fromkeys(self.data_seeds)}
-      order = ensemble.stack([drawn[s] for s in self.data_seeds])
+      order = self._per_member([drawn[s] for s in self.data_seeds])
       self._order = (epoch, parallel.replicate_array(order, self.devices))
     return self._order[1]
+
+  def _per_member(self, values: list[Any]) -> Any:
+    """Member-stacked `values`, or the one value members share."""
+    return values[0] if self.members_share_batches else ensemble.stack(values)
 
   def chunk_args(self, epoch: int, start: int, num_steps: int) -> Any:
     del start, num_steps  # Every chunk of the epoch indexes the same arrays.
@@ -115,13 +130,18 @@ class DeviceResidentBatches:
 
 
 def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
-               unroll: int, num_members: int = 1) -> Callable[..., Any]:
+               unroll: int, num_members: int = 1,
+               unrolled_members: bool = False) -> Callable[..., Any]:
   """Returns `chunk(state, args, start) -> (state, metrics)` (per device).
 
   `train_step` is one member's; it runs for each of the `num_members`
   members of the member-stacked `state` on that member's batches
-  (`ensemble.map_members`). `metrics` leaves are `[num_steps, K]`.
-  `unroll` is `lax.scan`'s: 1 keeps a loop, `num_steps` unrolls it fully.
+  (`ensemble.map_members`), read once for all where the members share them
+  (`batches.members_share_batches`). `metrics` leaves are
+  `[num_steps, K]`.
+  `unroll` is `lax.scan`'s: 1 keeps a loop, `num_steps` unrolls it fully;
+  `unrolled_members`: one step per member in the program, not vmapped
+  (`ensemble.map_members`).
   """
 
   def chunk(state, args, start):
@@ -132,9 +152,19 @@ def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
                             member_state.step)
       return train_step(member_state, batch)
 
-    step_all = ensemble.map_members(
-        member_step, num_members, in_axes=(ensemble.STATE_AXES, 0, None),
-        out_axes=(ensemble.STATE_AXES, 0))
+    def shared_batch_step(state, per_member, i):
+      batch = batches.batch((shared, per_member), start, i, state.step)
+      return ensemble.map_members(
+          train_step, num_members, in_axes=(ensemble.STATE_AXES, None),
+          out_axes=(ensemble.STATE_AXES, 0),
+          unrolled=unrolled_members)(state, batch)
+
+    if batches.members_share_batches:  # One read, every member's batch.
+      step_all = shared_batch_step
+    else:
+      step_all = ensemble.map_members(
+          member_step, num_members, in_axes=(ensemble.STATE_AXES, 0, None),
+          out_axes=(ensemble.STATE_AXES, 0), unrolled=unrolled_members)
 
     def body(state, i):
       state, metrics = step_all(state, per_member, i)
@@ -151,13 +181,28 @@ def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
 # 6.7 % faster than 5 (medians of 5 interleaved runs, 3,590 vs 3,364 ex/s,
 # README "Performance"), so chunks of unrolled steps hold at most 10.
 MAX_UNROLLED_STEPS = 10
+# An ensemble of a convolutional model on CPU: vmapped members run grouped
+# convolutions, 2-3x slower on XLA:CPU than plain ones, so up to this many
+# members are unrolled (one step per member in the chunk; more would compile
+# too long), in chunks of at least 2 steps: a chunk of one CNN step ran 20x
+# slower (XLA kept its weight-gradient convolutions in a slow layout).
+MAX_UNROLLED_MEMBERS = 16
+MIN_UNROLLED_MEMBER_STEPS = 2
+
+
+def unrolls_members(unroll: int, num_members: int) -> bool:
+  """Whether a chunk of `unroll` (0: fully unrolled) runs each of its
+  `num_members` members' steps on its own instead of vmapping them."""
+  return unroll == 0 and 1 < num_members <= MAX_UNROLLED_MEMBERS
 
 
 class ChunkRunner:
   """Runs chunks of train steps from a batch source; chunks never cross an
   epoch and hold at most `self.steps_per_call` steps (see `chunk_length`).
 
-  `unroll`: see `choose_unroll` (0 = fully unrolled).
+  `unroll`: see `choose_unroll` (0 = fully unrolled). `unrolls_members`
+  says when an ensemble's members are unrolled too; a chunk then holds
+  `MAX_UNROLLED_STEPS // K` steps, at least `MIN_UNROLLED_MEMBER_STEPS`.
   """
 
   def __init__(self, train_step: TrainStep, batches: BatchSource,
@@ -168,7 +213,11 @@ class ChunkRunner:
     self.num_members = num_members
     self.devices, self.unroll = list(devices), unroll
     self.steps_per_epoch = steps_per_epoch
-    if unroll == 0:
+    self.unrolled_members = unrolls_members(unroll, num_members)
+    if self.unrolled_members:
+      steps_per_call = min(steps_per_call, max(
+          MIN_UNROLLED_MEMBER_STEPS, MAX_UNROLLED_STEPS // num_members))
+    elif unroll == 0:
       steps_per_call = min(steps_per_call, MAX_UNROLLED_STEPS)
     self.steps_per_call = chunk_length(steps_per_epoch, steps_per_call)
     self._compiled: dict[int, Callable[..., Any]] = {}
@@ -186,9 +235,11 @@ class ChunkRunner:
     """
     fn = self._compiled.get(num_steps)
     if fn is None:
-      unroll = num_steps if self.unroll == 0 else min(self.unroll, num_steps)
+      # True: no loop at all (a scan of one step with unroll=1 keeps one).
+      unroll = True if self.unroll == 0 else min(self.unroll, num_steps)
       fn = jax.pmap(make_chunk(self.train_step, self.batches, num_steps,
-                               unroll, self.num_members),
+                               unroll, self.num_members,
+                               self.unrolled_members),
                     axis_name=parallel.AXIS, devices=self.devices,
                     in_axes=(0, 0, None), donate_argnums=(0,))
       self._compiled[num_steps] = fn
@@ -240,8 +291,10 @@ def choose_unroll(scan_unroll: int, has_conv: bool, platform: str) -> int:
 
   `scan_unroll` > 0 is used as given. 0 (auto): fully unrolled where the
   model has convolutions and runs on CPU (XLA:CPU runs convolution
-  gradients inside a loop body far slower, see README "Performance"),
-  else 1 (a loop: compiles in constant time).
+  gradients inside a loop body far slower, see README "Performance"; an
+  ensemble's members are then unrolled too, as it runs vmapped, i.e.
+  grouped, convolutions slower), else 1 (a loop: compiles in constant
+  time).
   """
   if scan_unroll > 0:
     return scan_unroll

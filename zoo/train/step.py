@@ -153,7 +153,7 @@ def make_eval_step(
 
 def make_members_eval_step(
     forward: hk.TransformedWithState, input_shape: tuple[int, ...],
-    num_classes: int, num_members: int,
+    num_classes: int, num_members: int, unrolled_members: bool = False,
 ) -> Callable[[TrainState, Batch], tuple[Metrics, jax.Array]]:
   """`make_eval_step` of a member-stacked state: `(sums, predictions)`.
 
@@ -167,7 +167,8 @@ def make_members_eval_step(
     _check_batch(batch, input_shape)
     sums, logits = ensemble.map_members(
         lambda s: eval_outputs(forward, s, batch, num_classes), num_members,
-        in_axes=(ensemble.STATE_AXES,), out_axes=0)(state)
+        in_axes=(ensemble.STATE_AXES,), out_axes=0,
+        unrolled=unrolled_members)(state)
     sums, logits = ensemble.with_axis((sums, logits), num_members)
     # log of the mean probability over members: [b, num_classes].
     log_probs = (jax.nn.logsumexp(jax.nn.log_softmax(logits), axis=0)
