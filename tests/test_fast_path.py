@@ -108,6 +108,12 @@ def test_chunk_lengths_and_sizes():
   assert chunks.chunk_sizes(7, 23, 7) == [7, 7, 2]  # Resume at a chunk end.
   assert chunks.chunk_sizes(9, 23, 7) == [5, 7, 2]  # Or anywhere.
   assert chunks.chunk_sizes(0, 5, 50) == [5]
+  # Unrolled ensemble members: no 1-step chunk (a slow program on CPU).
+  assert chunks.chunk_length(35, 2, min_length=2) == 2
+  assert chunks.chunk_length(35, 2) == 1
+  assert chunks.chunk_sizes(0, 35, 2, min_size=2) == [2] * 16 + [3]
+  assert chunks.chunk_sizes(0, 7, 2, min_size=2) == [2, 2, 3]
+  assert chunks.chunk_sizes(0, 1, 2, min_size=2) == [1]
 
 
 def test_epoch_order_is_a_permutation_of_the_seed_and_epoch():

@@ -219,12 +219,17 @@ class ChunkRunner:
           MIN_UNROLLED_MEMBER_STEPS, MAX_UNROLLED_STEPS // num_members))
     elif unroll == 0:
       steps_per_call = min(steps_per_call, MAX_UNROLLED_STEPS)
-    self.steps_per_call = chunk_length(steps_per_epoch, steps_per_call)
+    # Unrolled members: no chunk of 1 step where the epoch has 2 or more.
+    self.min_chunk = (MIN_UNROLLED_MEMBER_STEPS if self.unrolled_members
+                      else 1)
+    self.steps_per_call = chunk_length(steps_per_epoch, steps_per_call,
+                                       self.min_chunk)
     self._compiled: dict[int, Callable[..., Any]] = {}
 
   def chunk_sizes(self, start: int) -> list[int]:
     """The chunks that cover batches `start ..` of an epoch."""
-    return chunk_sizes(start, self.steps_per_epoch, self.steps_per_call)
+    return chunk_sizes(start, self.steps_per_epoch, self.steps_per_call,
+                       self.min_chunk)
 
   def run(self, state: TrainState, epoch: int, start: int,
           num_steps: int) -> tuple[TrainState, Any]:
@@ -247,30 +252,36 @@ class ChunkRunner:
     return fn(state, args, np.int32(start))
 
 
-def chunk_length(steps_per_epoch: int, steps_per_call: int) -> int:
+def chunk_length(steps_per_epoch: int, steps_per_call: int,
+                 min_length: int = 1) -> int:
   """Steps per chunk: `steps_per_call`, or less where that splits the epoch
-  evenly (one compiled chunk size instead of two), within a factor of 2.
+  evenly (one compiled chunk size instead of two), within a factor of 2 and
+  not below `min_length`.
 
   E.g. 35 steps per epoch: at most 10 per call -> 7; at most 50 -> 35.
   """
   limit = min(steps_per_call, steps_per_epoch)
-  for length in range(limit, (limit - 1) // 2, -1):
+  for length in range(limit, max((limit - 1) // 2, min_length - 1), -1):
     if steps_per_epoch % length == 0:
       return length
   return limit
 
 
-def chunk_sizes(start: int, steps_per_epoch: int, steps_per_call: int
-                ) -> list[int]:
+def chunk_sizes(start: int, steps_per_epoch: int, steps_per_call: int,
+                min_size: int = 1) -> list[int]:
   """Chunk lengths covering batches `start .. steps_per_epoch - 1`.
 
   Chunks end at multiples of `steps_per_call` within the epoch (or at its
-  end), so a run resumed from any chunk end compiles the same sizes.
+  end), so a run resumed from any chunk end compiles the same sizes. A
+  remainder shorter than `min_size` joins the chunk before it.
   """
   sizes = []
   while start < steps_per_epoch:
     size = min(steps_per_call - start % steps_per_call,
                steps_per_epoch - start)
+    rest = steps_per_epoch - start - size
+    if 0 < rest < min_size:
+      size += rest
     sizes.append(size)
     start += size
   return sizes
