@@ -4,7 +4,7 @@ tests/test_distributed.py starts it as a subprocess:
 
   python tests/distributed_driver.py --workdir=W \
       [--coordinator_address=H:P --num_processes=N --process_id=i] \
-      [--die_after_step=K --heartbeat_timeout_s=S]
+      [--die_after_step=K --heartbeat_timeout_s=S] [--ensemble_size=K]
 
 It trains a small dropout MLP on `digits` through `zoo.experiment.train_and_evaluate` and, on
 process 0, writes `W/results.json` and `W/final.npz` (the final params, keyed
@@ -78,8 +78,10 @@ def main():
   parser.add_argument("--process_id", type=int)
   parser.add_argument("--die_after_step", type=int)
   parser.add_argument("--heartbeat_timeout_s", type=int, default=30)
+  parser.add_argument("--ensemble_size", type=int, default=1)
   args = parser.parse_args()
   config = small_config()
+  config.ensemble.size = args.ensemble_size
   config.distributed.heartbeat_timeout_s = args.heartbeat_timeout_s
   cluster = distributed.Cluster(args.coordinator_address, args.num_processes,
                                 args.process_id)

@@ -96,13 +96,17 @@ def _cluster(port: int, n: int, i: int) -> list[str]:
           f"--process_id={i}"]
 
 
-def test_two_processes_match_one_process_on_four_devices(tmp_path):
+@pytest.mark.parametrize("members", [1, 2])  # A single run; an ensemble.
+def test_two_processes_match_one_process_on_four_devices(tmp_path, members):
   single, multi = tmp_path / "single", tmp_path / "multi"
   port = _free_port()
+  size = f"--ensemble_size={members}"
   with _group(tmp_path) as group:
-    group.start("single", _driver(single), devices=4)
-    group.start("p0", _driver(multi / "p0", *_cluster(port, 2, 0)), devices=2)
-    group.start("p1", _driver(multi / "p1", *_cluster(port, 2, 1)), devices=2)
+    group.start("single", _driver(single, size), devices=4)
+    group.start("p0", _driver(multi / "p0", size, *_cluster(port, 2, 0)),
+                devices=2)
+    group.start("p1", _driver(multi / "p1", size, *_cluster(port, 2, 1)),
+                devices=2)
     assert group.wait() == [0, 0, 0], group.output()
   ref = json.loads((single / "results.json").read_text())
   got = json.loads((multi / "p0" / "results.json").read_text())
@@ -113,6 +117,11 @@ def test_two_processes_match_one_process_on_four_devices(tmp_path):
   assert got["num_test_examples"] == ref["num_test_examples"] == 359
   assert got["test_accuracy"] == ref["test_accuracy"]
   np.testing.assert_allclose(got["test_loss"], ref["test_loss"], rtol=1e-5)
+  if members > 1:
+    assert got["num_members"] == ref["num_members"] == members
+    assert ([m["test_accuracy"] for m in got["members"]]
+            == [m["test_accuracy"] for m in ref["members"]])
+    assert got["ensemble_test_accuracy"] == ref["ensemble_test_accuracy"]
   ref_final = dict(np.load(single / "final.npz"))
   got_final = dict(np.load(multi / "p0" / "final.npz"))
   ref_preds, got_preds = ref_final.pop("predictions"), got_final.pop(
@@ -121,6 +130,9 @@ def test_two_processes_match_one_process_on_four_devices(tmp_path):
   assert np.sum(got_preds != ref_preds) <= 1  # Gathered in example order.
   assert sorted(got_final) == sorted(ref_final)
   chex.assert_trees_all_close(got_final, ref_final, **TOLERANCE)
+  if members > 1:  # Every member's parameters, and they differ.
+    w = next(v for k, v in got_final.items() if k.endswith("['w']"))
+    assert w.shape[0] == members and not np.allclose(w[0], w[1])
   assert not (multi / "p1").exists()  # Only process 0 writes.
 
 
