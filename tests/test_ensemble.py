@@ -218,6 +218,7 @@ def test_summary_of_a_rate_sweep_marks_the_best_member():
   marked = [line for line in text.splitlines() if line.lstrip().startswith(
       "*")]
   assert len(marked) == 1 and "0.001" in marked[0] and "0.9300" in marked[0]
+  assert "(*: best validation accuracy)" in text
 
 
 def test_unrolled_members_equal_vmapped_members():

@@ -34,7 +34,8 @@ def plot_curves(history: Sequence[dict[str, Any]], path: str, title: str,
 
   An ensemble's history (`member_*` lists of K > 1 values) draws the mean
   over the members with their min-max range as a band; with
-  `member_labels` (a learning-rate sweep) one line per member instead.
+  `member_labels` (a learning-rate sweep) one colour per member instead
+  (validation dashed), and no best-epoch line (each member has its own).
   """
   from matplotlib import ticker  # pylint: disable=g-import-not-at-top
   fig = _figure(10, 4)
@@ -42,7 +43,7 @@ def plot_curves(history: Sequence[dict[str, Any]], path: str, title: str,
   for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
     for split, marker in (("train", "o-"), ("validation", "s-")):
       _plot_split(ax, epochs, history, split, metric, marker, member_labels)
-    if best_epoch is not None and any(
+    if best_epoch is not None and not member_labels and any(
         r["validation_accuracy"] is not None for r in history):
       ax.axvline(best_epoch, color="gray", linestyle=":",
                  label=f"best validation accuracy (epoch {best_epoch})")
@@ -75,9 +76,10 @@ def _plot_split(ax: Any, epochs: list[int], history: Sequence[dict[str, Any]],
             label=what)
     return
   values = np.array(members, dtype=float)  # [epochs, K]
-  if member_labels:
+  if member_labels:  # One colour per member; validation dashed.
     for i, label in enumerate(member_labels):
-      ax.plot(epochs, values[:, i], marker, markersize=3,
+      ax.plot(epochs, values[:, i], marker if split == "train" else "s--",
+              color=f"C{i % 10}", markersize=3,
               label=f"{split} {metric}, {label}")
     return
   line, = ax.plot(epochs, means, marker, label=f"{what}, mean of {k}")

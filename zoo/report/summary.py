@@ -76,8 +76,9 @@ def _member_table(results: dict[str, Any]) -> list[tuple[str, str]]:
          if members[0]["best_validation_accuracy"] is not None
          else "test_accuracy")
   best = max(range(len(members)), key=lambda i: members[i][key])
+  what = key.replace("best_", "best ").replace("_", " ")
   rows = [("members", f"  {'seed':>5}  {'rate':>9}  {'test acc':>8}  "
-                      f"{'best val':>8}  (* best {key.split('_')[0]})")]
+                      f"{'best val':>8}  (*: {what})")]
   for i, m in enumerate(members):
     val = m["best_validation_accuracy"]
     rows.append(("", f"{'*' if i == best else ' '} {m['seed']:>5}  "
