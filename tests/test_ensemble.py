@@ -2,6 +2,7 @@
 run with its seed (and rate), on the 2 fake devices; members differ."""
 
 import pathlib
+import re
 
 import chex
 import jax
@@ -249,3 +250,21 @@ def test_which_chunks_unroll_members(unroll, k, unrolled, steps):
                               num_members=k)
   assert runner.unrolled_members == unrolled
   assert runner.steps_per_call == steps
+
+
+def test_an_ensemble_too_large_for_the_device_stops_first(base_config,
+                                                         monkeypatch):
+  """One line naming ensemble.size, one member's need and the device's
+  memory, before anything is allocated."""
+  monkeypatch.setattr(ensemble, "device_memory_bytes",
+                      lambda device: 3 * 2**20)  # A 3 MB device.
+  base_config.model.mlp.hidden_sizes = (512, 512)  # ~2.6 MB of params.
+  base_config.ensemble.size = 4
+  with pytest.raises(zoo.ConfigError) as e:
+    train.setup(base_config)
+  text = str(e.value)
+  assert "config.ensemble.size=4" in text and "\n" not in text
+  assert re.search(r"each member needs about [\d,]+ MB", text), text
+  assert "has 3 MB" in text and "--config.ensemble.size=1" in text
+  base_config.ensemble.size = 1  # A single run is never refused.
+  train.setup(base_config)

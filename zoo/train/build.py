@@ -118,9 +118,17 @@ def initial_state(forward: hk.TransformedWithState,
                   members: ensemble.Members,
                   run_precision: str = "float32") -> TrainState:
   """The members' initial state, member-stacked (`ensemble.init_members`);
-  each member has its own loss scale (`loss_scale.initial(run_precision)`)."""
+  each member has its own loss scale (`loss_scale.initial(run_precision)`).
+  An ensemble too large for the device stops first (`ensemble.check_fits`).
+  """
   init = init_fn(forward, optimizer, input_shape,
                  loss_scale.initial(run_precision))
+  if members.size > 1:
+    one = jax.eval_shape(init, jax.random.key(0))  # Shapes only.
+    ensemble.check_fits(members.size, sum(
+        x.size * x.dtype.itemsize for x in jax.tree.leaves(one)
+        if hasattr(x, "dtype") and not jax.dtypes.issubdtype(
+            x.dtype, jax.dtypes.prng_key)), jax.devices()[0])
   return ensemble.init_members(init, members, optim.with_learning_rate)
 
 

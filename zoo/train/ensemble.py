@@ -21,6 +21,7 @@ code always sees `[K]`. The step counter is shared (not stacked).
 
 import contextlib
 import dataclasses
+import os
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import jax
@@ -187,8 +188,55 @@ def out_of_memory_hint(config: ml_collections.ConfigDict) -> Iterator[None]:
                       or "out of memory" in text.lower()):
       raise
     first = text.strip().splitlines()[0][:200] if text.strip() else ""
+    device = jax.devices()[0]
+    available = device_memory_bytes(device)
+    has = (f"; the device ({device.platform}) has {_mb(available)}"
+           if available else "")
     raise errors.ConfigError(
-        f"config.ensemble.size={k}: the {k} members do not fit in the "
-        f"device memory ({type(e).__name__}: {first}). Train fewer at once "
-        f"with --config.ensemble.size={max(1, k // 2)} (or a smaller "
+        f"config.ensemble.size={k}: the {k} members and their activations "
+        f"do not fit in the device memory{has} ({type(e).__name__}: "
+        f"{first}). Train fewer at once with "
+        f"--config.ensemble.size={max(1, k // 2)} (or a smaller "
         "train.batch_size).") from e
+
+
+# A step holds, besides the state (params, optimizer moments, ...), its
+# gradients and the optimizer's temporaries: about twice the state.
+STEP_MEMORY_FACTOR = 2
+
+
+def device_memory_bytes(device: jax.Device) -> Optional[int]:
+  """What `device` can hold: its allocator's limit (GPU, TPU), or the
+  host's physical memory for a CPU device; None if unknown."""
+  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+  if stats and stats.get("bytes_limit"):
+    return int(stats["bytes_limit"])
+  if device.platform == "cpu":
+    try:
+      return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+      return None
+  return None
+
+
+def check_fits(num_members: int, member_state_bytes: int,
+               device: jax.Device) -> None:
+  """Stops, before anything is allocated, an ensemble whose members' states
+  alone (times `STEP_MEMORY_FACTOR`) exceed the device's memory, naming
+  `ensemble.size`, one member's need and the device's memory."""
+  available = device_memory_bytes(device)
+  need = num_members * member_state_bytes * STEP_MEMORY_FACTOR
+  if num_members == 1 or available is None or need <= available:
+    return
+  fits = max(1, available // (member_state_bytes * STEP_MEMORY_FACTOR))
+  raise errors.ConfigError(
+      f"config.ensemble.size={num_members}: each member needs about "
+      f"{_mb(member_state_bytes * STEP_MEMORY_FACTOR)} for its parameters, "
+      f"optimizer state and gradients ({_mb(need)} for {num_members}), "
+      f"activations not counted; the device ({device.platform}) has "
+      f"{_mb(available)}. Train at most {fits} at once: "
+      f"--config.ensemble.size={fits}.")
+
+
+def _mb(num_bytes: int) -> str:
+  return f"{num_bytes / 2**20:,.0f} MB"
