@@ -5,7 +5,9 @@ r"""Writes docs/MODELS.md, the model cards, from finished runs' results.json.
 Nothing on a card is typed by hand. Per recipe (dataset, model and every
 config field but the seed) it gives: parameters and forward FLOPs per example
 (XLA's count, from the run's own checkpoint through `zoo.load`), test
-accuracy (mean ± std when several seeds ran), training time, the device, the
+accuracy (mean ± std when several seeds ran; the members of a K-seed
+ensemble run, `config.ensemble.size=K`, count as K seeds, and its training
+time is that of all K together), training time, the device, the
 published reference, and the command that reproduces the run: the dataset's
 recipe file `configs/<dataset>.py:<model>` plus a `--config.<field>=<value>`
 for every field where the run differs from that recipe today.
@@ -42,6 +44,9 @@ REFERENCES = {
 # Fields that say where things are, not how the model was trained.
 _NOT_RECIPE = ("seed", "data.dir", "data.tfds_data_dir",
                "train.compilation_cache_dir")
+# A K-seed ensemble (config.ensemble.size) is the recipe over K seeds: its
+# members count as runs of the recipe beside single runs.
+_NOT_GROUPED = (*_NOT_RECIPE, "ensemble.size")
 
 
 def recipe_config(dataset: str, model: str):
@@ -100,7 +105,16 @@ def _recipe_key(results: dict[str, Any]) -> tuple:
   flat = serialize.flatten(results["config"])
   return (results["dataset"], results["model"],
           tuple(sorted((k, repr(v)) for k, v in flat.items()
-                       if k not in _NOT_RECIPE)))
+                       if k not in _NOT_GROUPED)))
+
+
+def _accuracies(results: dict[str, Any]) -> dict[int, float]:
+  """The run's test accuracy per seed: each member's of a K-seed ensemble
+  (not of a learning-rate sweep: other recipes), else the run's own."""
+  members = results.get("members") or []
+  if len(members) > 1 and len({m["learning_rate"] for m in members}) == 1:
+    return {m["seed"]: m["test_accuracy"] for m in members}
+  return {results["config"].get("seed", 0): results["test_accuracy"]}
 
 
 def _mean_std(values: Sequence[float], digits: int = 4) -> str:
@@ -124,13 +138,17 @@ def card(runs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, str]:
   flops = zoo.load(workdir).flops_per_example()
   seconds = [r["train_seconds"] for _, r in runs]
   minutes = statistics.mean(seconds) >= 60
-  seeds = f" ({len(runs)} seeds)" if len(runs) > 1 else ""
+  by_seed: dict[int, float] = {}
+  for _, r in runs:  # A seed trained twice counts once (its first run).
+    by_seed = {**_accuracies(r), **by_seed}
+  accuracies = list(by_seed.values())
+  seeds = f" ({len(accuracies)} seeds)" if len(accuracies) > 1 else ""
   return {
       "dataset": first["dataset"],
       "model": first["model"],
       "params": f"{first['num_params']:,}",
       "mflops": "?" if flops is None else f"{flops / 1e6:.3g}",
-      "test accuracy": _mean_std([r["test_accuracy"] for _, r in runs]) + seeds,
+      "test accuracy": _mean_std(accuracies) + seeds,
       "training": (_mean_std([s / 60 for s in seconds], 1) + " min" if minutes
                    else _mean_std(seconds, 1) + " s"),
       "device": _device(first),

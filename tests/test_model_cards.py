@@ -90,3 +90,28 @@ def test_recipe_command_names_only_what_differs(monkeypatch):
       "python launch.py --config=configs/fashion_mnist.py:lenet5 "
       "--config.data.dir=../shared/data/fashion-mnist "
       "--config.train.num_epochs=7 --workdir=runs/fm-lenet5-short")
+
+
+def test_a_k_seed_ensemble_counts_its_members_as_seeds(two_seeds, tmp_path,
+                                                       base_config,
+                                                       monkeypatch):
+  monkeypatch.chdir(REPO)
+  config = base_config.copy_and_resolve_references()
+  config.model.name, config.ensemble.size = "logistic", 2
+  config.seed = 2  # Seeds 2 and 3 beside the single runs' 0 and 1.
+  ensemble_run = str(tmp_path / "ensemble")
+  results = experiment.train_and_evaluate(config, ensemble_run)
+  (group,) = model_cards.group([*two_seeds, ensemble_run])  # One recipe.
+  row = model_cards.card(group)
+  accuracies = [compare.load_results(w)["test_accuracy"] for w in two_seeds]
+  accuracies += [m["test_accuracy"] for m in results["members"]]
+  mean = sum(accuracies) / 4
+  assert row["test accuracy"].startswith(f"{mean:.4f} ± ")
+  assert row["test accuracy"].endswith("(4 seeds)")
+  rebuilt = _config_of(model_cards.command(results, ensemble_run))
+  assert rebuilt.ensemble.size == 2 and rebuilt.seed == 2
+  config.seed = 1  # Seeds 1 and 2: seed 1 ran already, it counts once.
+  overlap = str(tmp_path / "overlap")
+  experiment.train_and_evaluate(config, overlap)
+  (group,) = model_cards.group([*two_seeds, overlap])
+  assert model_cards.card(group)["test accuracy"].endswith("(3 seeds)")
