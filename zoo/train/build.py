@@ -128,7 +128,7 @@ def initial_state(forward: hk.TransformedWithState,
     ensemble.check_fits(members.size, sum(
         x.size * x.dtype.itemsize for x in jax.tree.leaves(one)
         if hasattr(x, "dtype") and not jax.dtypes.issubdtype(
-            x.dtype, jax.dtypes.prng_key)), jax.devices()[0])
+            x.dtype, jax.dtypes.prng_key)), jax.local_devices()[0])
   return ensemble.init_members(init, members, optim.with_learning_rate)
 
 

@@ -188,7 +188,7 @@ def out_of_memory_hint(config: ml_collections.ConfigDict) -> Iterator[None]:
                       or "out of memory" in text.lower()):
       raise
     first = text.strip().splitlines()[0][:200] if text.strip() else ""
-    device = jax.devices()[0]
+    device = jax.local_devices()[0]
     available = device_memory_bytes(device)
     has = (f"; the device ({device.platform}) has {_mb(available)}"
            if available else "")
@@ -208,7 +208,10 @@ STEP_MEMORY_FACTOR = 2
 def device_memory_bytes(device: jax.Device) -> Optional[int]:
   """What `device` can hold: its allocator's limit (GPU, TPU), or the
   host's physical memory for a CPU device; None if unknown."""
-  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+  try:  # A device of another process has none to give.
+    stats = device.memory_stats()
+  except Exception:  # pylint: disable=broad-except
+    stats = None
   if stats and stats.get("bytes_limit"):
     return int(stats["bytes_limit"])
   if device.platform == "cpu":
