@@ -6,9 +6,13 @@ Import the fixture into a test module with
 
 import dataclasses
 import json
+import os
 import pathlib
+import re
 import shutil
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -114,3 +118,18 @@ def assert_same_as_reference(workdir: pathlib.Path, results: dict[str, Any],
   assert any(k.startswith("params.") for k in got)
   for name in want:
     np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+def eval_on_one_device(workdir: pathlib.Path, *flags: str
+                      ) -> tuple[dict[str, Any], subprocess.CompletedProcess]:
+  """`launch.py --mode=eval` of `workdir` (CONFIG_FILE plus `flags`) in a
+  process with one CPU device: (its results.json, the finished process)."""
+  env = dict(os.environ)
+  env["XLA_FLAGS"] = re.sub(r"--xla_force_host_platform_device_count=\d+", "",
+                            env.get("XLA_FLAGS", ""))
+  proc = subprocess.run(
+      [sys.executable, "launch.py", f"--config={CONFIG_FILE}", *flags,
+       f"--workdir={workdir}", "--mode=eval"],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads((workdir / "results.json").read_text()), proc

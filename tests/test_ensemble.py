@@ -268,3 +268,24 @@ def test_an_ensemble_too_large_for_the_device_stops_first(base_config,
   assert "has 3 MB" in text and "--config.ensemble.size=1" in text
   base_config.ensemble.size = 1  # A single run is never refused.
   train.setup(base_config)
+
+
+def test_unrolled_members_never_get_a_one_step_chunk():
+  """35 steps per epoch (mnist-5k's) in chunks of 2 would leave one step,
+  a 20x slower program for a CNN on CPU: it joins the chunk before it."""
+  runner = chunks.ChunkRunner(None, None, jax.devices()[:1], 0,
+                              steps_per_epoch=35, steps_per_call=50,
+                              num_members=8)
+  assert runner.chunk_sizes(0) == [2] * 16 + [3]
+  single = chunks.ChunkRunner(None, None, jax.devices()[:1], 0,
+                              steps_per_epoch=35, steps_per_call=50)
+  assert single.chunk_sizes(0) == [7] * 5  # Single runs: as before.
+
+
+def test_skipped_steps_count_every_member():
+  from zoo.train import loop  # pylint: disable=g-import-not-at-top
+  skipped = np.array([[1, 0], [1, 1], [0, 0]])  # [steps, K]
+  np.testing.assert_array_equal(loop._over_members("skipped", skipped),
+                                [1, 2, 0])
+  np.testing.assert_allclose(loop._over_members("loss", skipped * 1.0),
+                             [0.5, 1.0, 0.0])

@@ -5,16 +5,14 @@ device count), results.json and the summary, and zoo.load."""
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import report_helpers
 import resume_config
-from resume_helpers import (REPO, CONFIG_FILE, Reference, StopAt,
-                            assert_same_as_reference, state_arrays)
+from resume_helpers import (Reference, StopAt, assert_same_as_reference,
+                            eval_on_one_device, state_arrays)
 import zoo
 from zoo import data
 from zoo import experiment
@@ -91,16 +89,7 @@ def test_another_member_count_does_not_resume(whole, tmp_path):
 
 def test_eval_mode_on_one_device_evaluates_every_member(whole, tmp_path):
   workdir = whole.copy_to(tmp_path / "run")
-  env = dict(os.environ)
-  env["XLA_FLAGS"] = re.sub(r"--xla_force_host_platform_device_count=\d+", "",
-                            env.get("XLA_FLAGS", ""))
-  proc = subprocess.run(
-      [sys.executable, "launch.py", f"--config={CONFIG_FILE}",
-       f"--config.ensemble.size={SIZE}", f"--workdir={workdir}",
-       "--mode=eval"],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  results = json.loads((workdir / "results.json").read_text())
+  results, _ = eval_on_one_device(workdir, f"--config.ensemble.size={SIZE}")
   assert results["mode"] == "eval" and results["num_devices"] == 1
   for got, want in zip(results["members"], whole.results["members"]):
     assert got["test_accuracy"] == want["test_accuracy"]

@@ -21,6 +21,7 @@ from zoo import experiment
 from zoo import report
 from zoo.report import compare as compare_lib
 from zoo.report import plots, progress, schedule
+from zoo.train import ensemble
 from zoo.train import hooks
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -216,7 +217,9 @@ def test_non_tty_output_has_no_progress_bar(tmp_path):
 
 
 def _fake_progress(step=0):
-  return types.SimpleNamespace(setup=types.SimpleNamespace(steps_per_epoch=4),
+  setup = types.SimpleNamespace(steps_per_epoch=4, members=ensemble.Members(
+      seeds=(0,), data_seeds=(0,)))
+  return types.SimpleNamespace(setup=setup,
                                step=step, num_epochs=2, total_steps=8,
                                train_seconds=1.0, files={},
                                best_epoch=lambda: None)

@@ -5,16 +5,15 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import resume_config
-from resume_helpers import (REPO, CONFIG_FILE, STEPS_PER_EPOCH,  # noqa: F401
+from resume_helpers import (STEPS_PER_EPOCH,  # noqa: F401
                             TOTAL_STEPS, StopAt,
                             assert_same_as_reference, checkpoint_steps,
+                            eval_on_one_device,
                             reference, state_arrays)
 import zoo
 from zoo import checkpoint
@@ -158,15 +157,7 @@ def test_eval_mode_without_checkpoint_says_train_first(base_config, tmp_path):
 def test_eval_mode_on_one_device_reproduces_the_two_device_results(
     reference, tmp_path):
   workdir = reference.copy_to(tmp_path / "run")
-  env = dict(os.environ)
-  env["XLA_FLAGS"] = re.sub(r"--xla_force_host_platform_device_count=\d+", "",
-                            env.get("XLA_FLAGS", ""))
-  proc = subprocess.run(
-      [sys.executable, "launch.py", f"--config={CONFIG_FILE}",
-       f"--workdir={workdir}", "--mode=eval"],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  results = json.loads((workdir / "results.json").read_text())
+  results, proc = eval_on_one_device(workdir)
   assert reference.results["num_devices"] == 2 and results["num_devices"] == 1
   assert results["mode"] == "eval" and results["steps"] == TOTAL_STEPS
   assert set(reference.results) <= set(results)

@@ -149,7 +149,7 @@ class PlotsHook(hooks.Hook):
 
 def _sweep_labels(members: Any) -> Optional[list[str]]:
   """'seed s, lr r' per member of a learning-rate sweep; None otherwise."""
-  if members is None or not members.learning_rates:
+  if not members.learning_rates:
     return None
   return [f"seed {s}, lr {r:g}"
           for s, r in zip(members.seeds, members.learning_rates)]

@@ -121,8 +121,7 @@ class MetricsTracker(hooks.Hook):
 
 
 def _num_members(progress: Any) -> int:
-  members = getattr(progress.setup, "members", None)
-  return members.size if members is not None else 1
+  return progress.setup.members.size
 
 
 def _blank(kind: str, step: int, epoch: int,

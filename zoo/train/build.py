@@ -123,12 +123,7 @@ def initial_state(forward: hk.TransformedWithState,
   """
   init = init_fn(forward, optimizer, input_shape,
                  loss_scale.initial(run_precision))
-  if members.size > 1:
-    one = jax.eval_shape(init, jax.random.key(0))  # Shapes only.
-    ensemble.check_fits(members.size, sum(
-        x.size * x.dtype.itemsize for x in jax.tree.leaves(one)
-        if hasattr(x, "dtype") and not jax.dtypes.issubdtype(
-            x.dtype, jax.dtypes.prng_key)), jax.local_devices()[0])
+  ensemble.check_fits(members.size, init, jax.local_devices()[0])
   return ensemble.init_members(init, members, optim.with_learning_rate)
 
 
@@ -169,7 +164,7 @@ def _augmentation(cfg: ml_collections.ConfigDict,
 def _init(forward, optimizer, dataset, config, members) -> TrainState:
   try:
     return initial_state(forward, optimizer, dataset.input_shape, members,
-                         config.train.precision)
+                         precision(config))
   except errors.ZooError:
     raise
   except Exception as e:  # A model that cannot take this input shape.

@@ -115,7 +115,7 @@ def _stack_outputs(outs: list[Any], axes: Any) -> Any:
   if axes is None:
     return outs[0]
   if isinstance(axes, int):
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+    return stack(outs)
   parts = [_stack_outputs([o[j] for o in outs], a) for j, a in enumerate(axes)]
   first = outs[0]
   return type(first)(*parts) if hasattr(first, "_fields") else type(first)(
@@ -222,14 +222,21 @@ def device_memory_bytes(device: jax.Device) -> Optional[int]:
   return None
 
 
-def check_fits(num_members: int, member_state_bytes: int,
+def check_fits(num_members: int, init: Callable[[jax.Array], TrainState],
                device: jax.Device) -> None:
   """Stops, before anything is allocated, an ensemble whose members' states
-  alone (times `STEP_MEMORY_FACTOR`) exceed the device's memory, naming
-  `ensemble.size`, one member's need and the device's memory."""
+  (one is `init(key)`'s, of which only the shapes are traced) times
+  `STEP_MEMORY_FACTOR` exceed the device's memory, naming `ensemble.size`,
+  one member's need and the device's memory."""
+  if num_members == 1:
+    return
+  member_state_bytes = sum(
+      x.size * x.dtype.itemsize
+      for x in jax.tree.leaves(jax.eval_shape(init, jax.random.key(0)))
+      if not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key))
   available = device_memory_bytes(device)
   need = num_members * member_state_bytes * STEP_MEMORY_FACTOR
-  if num_members == 1 or available is None or need <= available:
+  if available is None or need <= available:
     return
   fits = max(1, available // (member_state_bytes * STEP_MEMORY_FACTOR))
   raise errors.ConfigError(
