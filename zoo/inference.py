@@ -153,10 +153,8 @@ def _describe(members: ensemble.Members, member: Optional[int],
               config: ml_collections.ConfigDict
              ) -> tuple[dict[str, Any], ...]:
   """`{'seed', 'learning_rate'}` of each member kept."""
-  rates = members.learning_rates or (
-      config.optimizer.learning_rate,) * members.size
-  out = tuple({"seed": s, "learning_rate": r}
-              for s, r in zip(members.seeds, rates))
+  out = tuple({"seed": s, "learning_rate": r} for s, r in zip(
+      members.seeds, members.rates(config.optimizer.learning_rate)))
   return out if member is None else (out[member],)
 
 

@@ -87,8 +87,7 @@ def member_fields(config: ml_collections.ConfigDict,
   `ensemble_test_loss` of the averaged probabilities.
   """
   members, test = progress.setup.members, progress.test
-  rates = members.learning_rates or (config.optimizer.learning_rate,) * (
-      members.size)
+  rates = members.rates(config.optimizer.learning_rate)
   rows = []
   for i, (seed, rate) in enumerate(zip(members.seeds, rates)):
     best = _best_epoch(progress.history, i)

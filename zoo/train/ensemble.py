@@ -53,6 +53,11 @@ class Members:
   def size(self) -> int:
     return len(self.seeds)
 
+  def rates(self, default: float) -> tuple[float, ...]:
+    """Each member's peak learning rate (`default`: the config's
+    `optimizer.learning_rate`, where the members do not set their own)."""
+    return self.learning_rates or (default,) * self.size
+
   @property
   def rate_as_state(self) -> bool:
     """Whether each member's rate lives in its optimizer state."""
