@@ -14,6 +14,7 @@ from zoo import report
 from zoo import train
 from zoo.data import batching
 from zoo.runtime import parallel
+from zoo.train import chunk_plan
 from zoo.train import chunks
 from zoo.train import ensemble
 from zoo.train import evaluation
@@ -245,11 +246,10 @@ def test_unrolled_members_equal_vmapped_members():
     (0, 1, False, 10), (0, 4, True, 2), (0, 8, True, 2), (0, 2, True, 5),
     (0, 17, False, 10), (1, 8, False, 50)])
 def test_which_chunks_unroll_members(unroll, k, unrolled, steps):
-  runner = chunks.ChunkRunner(None, None, jax.devices()[:1], unroll,
-                              steps_per_epoch=100, steps_per_call=50,
-                              num_members=k)
-  assert runner.unrolled_members == unrolled
-  assert runner.steps_per_call == steps
+  plan = chunk_plan.plan(steps_per_epoch=100, steps_per_call=50,
+                         unroll=unroll, num_members=k)
+  assert plan.unrolled_members == unrolled
+  assert plan.steps_per_call == steps
 
 
 def test_an_ensemble_too_large_for_the_device_stops_first(base_config,

@@ -16,7 +16,7 @@ from resume_helpers import (StopAt, assert_same_as_reference,
 from zoo import data
 from zoo import experiment
 from zoo import train
-from zoo.train import chunks
+from zoo.train import chunk_plan
 from zoo.train import hooks as hooks_lib
 from zoo.train import signals
 
@@ -100,20 +100,20 @@ def test_crossed_answers_whether_a_multiple_was_passed():
 
 
 def test_chunk_lengths_and_sizes():
-  assert chunks.chunk_length(35, 50) == 35
-  assert chunks.chunk_length(35, 10) == 7  # Divides the epoch: one compile.
-  assert chunks.chunk_length(23, 7) == 7  # Prime: no even split.
-  assert chunks.chunk_length(468, 50) == 39
-  assert chunks.chunk_sizes(0, 23, 7) == [7, 7, 7, 2]
-  assert chunks.chunk_sizes(7, 23, 7) == [7, 7, 2]  # Resume at a chunk end.
-  assert chunks.chunk_sizes(9, 23, 7) == [5, 7, 2]  # Or anywhere.
-  assert chunks.chunk_sizes(0, 5, 50) == [5]
+  assert chunk_plan.chunk_length(35, 50) == 35
+  assert chunk_plan.chunk_length(35, 10) == 7  # Divides the epoch: one compile.
+  assert chunk_plan.chunk_length(23, 7) == 7  # Prime: no even split.
+  assert chunk_plan.chunk_length(468, 50) == 39
+  assert chunk_plan.chunk_sizes(0, 23, 7) == [7, 7, 7, 2]
+  assert chunk_plan.chunk_sizes(7, 23, 7) == [7, 7, 2]  # Resume at a chunk end.
+  assert chunk_plan.chunk_sizes(9, 23, 7) == [5, 7, 2]  # Or anywhere.
+  assert chunk_plan.chunk_sizes(0, 5, 50) == [5]
   # Unrolled ensemble members: no 1-step chunk (a slow program on CPU).
-  assert chunks.chunk_length(35, 2, min_length=2) == 2
-  assert chunks.chunk_length(35, 2) == 1
-  assert chunks.chunk_sizes(0, 35, 2, min_size=2) == [2] * 16 + [3]
-  assert chunks.chunk_sizes(0, 7, 2, min_size=2) == [2, 2, 3]
-  assert chunks.chunk_sizes(0, 1, 2, min_size=2) == [1]
+  assert chunk_plan.chunk_length(35, 2, min_length=2) == 2
+  assert chunk_plan.chunk_length(35, 2) == 1
+  assert chunk_plan.chunk_sizes(0, 35, 2, min_size=2) == [2] * 16 + [3]
+  assert chunk_plan.chunk_sizes(0, 7, 2, min_size=2) == [2, 2, 3]
+  assert chunk_plan.chunk_sizes(0, 1, 2, min_size=2) == [1]
 
 
 def test_epoch_order_is_a_permutation_of_the_seed_and_epoch():
@@ -136,9 +136,9 @@ def test_unroll_is_full_only_for_convolutions_on_cpu(base_config):
   assert runner.steps_per_call == 20  # min(200, epoch of 20 steps).
   base_config.model.name = "cnn"
   runner = train.setup(base_config).chunk_runner
-  assert runner.steps_per_call == chunks.MAX_UNROLLED_STEPS == 10  # Capped.
-  assert chunks.choose_unroll(0, True, "gpu") == 1
-  assert chunks.choose_unroll(4, True, "cpu") == 4
+  assert runner.steps_per_call == chunk_plan.MAX_UNROLLED_STEPS == 10  # Capped.
+  assert chunk_plan.choose_unroll(0, True, "gpu") == 1
+  assert chunk_plan.choose_unroll(4, True, "cpu") == 4
 
 
 def test_two_device_chunks_finish(tmp_path):

@@ -17,6 +17,7 @@ from zoo.models import registry
 from zoo.models import user_modules
 from zoo.runtime import compile_cache
 from zoo.runtime import parallel
+from zoo.train import chunk_plan
 from zoo.train import chunks
 from zoo.train import ensemble
 from zoo.train import loss_scale
@@ -77,14 +78,14 @@ def setup(config: ml_collections.ConfigDict,
       forward, optimizer, **shapes,
       label_smoothing=config.train.label_smoothing)
   first = ensemble.member(state, 0, members.size)
-  has_conv = chunks.has_convolution(forward, first.params, first.model_state,
-                                    dataset.input_shape)
-  unroll = chunks.choose_unroll(config.train.scan_unroll, has_conv,
-                                devices[0].platform)
+  has_conv = chunk_plan.has_convolution(forward, first.params,
+                                        first.model_state, dataset.input_shape)
+  unroll = chunk_plan.choose_unroll(config.train.scan_unroll, has_conv,
+                                    devices[0].platform)
   p_eval_step = jax.pmap(
       step_lib.make_members_eval_step(
           forward, **shapes, num_members=members.size,
-          unrolled_members=chunks.unrolls_members(unroll, members.size)),
+          unrolled_members=chunk_plan.unrolls_members(unroll, members.size)),
       axis_name=parallel.AXIS, devices=devices)
   batches = chunks.DeviceResidentBatches(
       dataset.train, devices, config.train.batch_size, members.data_seeds,

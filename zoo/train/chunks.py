@@ -15,7 +15,6 @@ stacked batches, on-device augmentation) implements the same two methods,
 
 from typing import Any, Callable, Protocol, Sequence
 
-import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,6 +23,7 @@ from zoo.data import augment
 from zoo.data import batching
 from zoo.data.dataset import Split
 from zoo.runtime import parallel
+from zoo.train import chunk_plan
 from zoo.train import ensemble
 from zoo.train.state import TrainState
 
@@ -176,33 +176,11 @@ def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
   return chunk
 
 
-# Fully unrolled chunks compile in time linear in their length (CNN on 2
-# cores: about 2.0 s for 5 steps, 3.0 s for 10). 10 steps trained the CNN
-# 6.7 % faster than 5 (medians of 5 interleaved runs, 3,590 vs 3,364 ex/s,
-# README "Performance"), so chunks of unrolled steps hold at most 10.
-MAX_UNROLLED_STEPS = 10
-# An ensemble of a convolutional model on CPU: vmapped members run grouped
-# convolutions, 2-3x slower on XLA:CPU than plain ones, so up to this many
-# members are unrolled (one step per member in the chunk; more would compile
-# too long), in chunks of at least 2 steps: a chunk of one CNN step ran 20x
-# slower (XLA kept its weight-gradient convolutions in a slow layout).
-MAX_UNROLLED_MEMBERS = 16
-MIN_UNROLLED_MEMBER_STEPS = 2
-
-
-def unrolls_members(unroll: int, num_members: int) -> bool:
-  """Whether a chunk of `unroll` (0: fully unrolled) runs each of its
-  `num_members` members' steps on its own instead of vmapping them."""
-  return unroll == 0 and 1 < num_members <= MAX_UNROLLED_MEMBERS
-
-
 class ChunkRunner:
   """Runs chunks of train steps from a batch source; chunks never cross an
-  epoch and hold at most `self.steps_per_call` steps (see `chunk_length`).
-
-  `unroll`: see `choose_unroll` (0 = fully unrolled). `unrolls_members`
-  says when an ensemble's members are unrolled too; a chunk then holds
-  `MAX_UNROLLED_STEPS // K` steps, at least `MIN_UNROLLED_MEMBER_STEPS`.
+  epoch and hold at most `self.steps_per_call` steps, as `chunk_plan.plan`
+  lays them out (`unroll`: see `chunk_plan.choose_unroll`, 0 = fully
+  unrolled).
   """
 
   def __init__(self, train_step: TrainStep, batches: BatchSource,
@@ -213,23 +191,17 @@ class ChunkRunner:
     self.num_members = num_members
     self.devices, self.unroll = list(devices), unroll
     self.steps_per_epoch = steps_per_epoch
-    self.unrolled_members = unrolls_members(unroll, num_members)
-    if self.unrolled_members:
-      steps_per_call = min(steps_per_call, max(
-          MIN_UNROLLED_MEMBER_STEPS, MAX_UNROLLED_STEPS // num_members))
-    elif unroll == 0:
-      steps_per_call = min(steps_per_call, MAX_UNROLLED_STEPS)
-    # Unrolled members: no chunk of 1 step where the epoch has 2 or more.
-    self.min_chunk = (MIN_UNROLLED_MEMBER_STEPS if self.unrolled_members
-                      else 1)
-    self.steps_per_call = chunk_length(steps_per_epoch, steps_per_call,
-                                       self.min_chunk)
+    self.plan = chunk_plan.plan(steps_per_epoch, steps_per_call, unroll,
+                                num_members)
+    self.steps_per_call = self.plan.steps_per_call
+    self.unrolled_members = self.plan.unrolled_members
     self._compiled: dict[int, Callable[..., Any]] = {}
 
   def chunk_sizes(self, start: int) -> list[int]:
     """The chunks that cover batches `start ..` of an epoch."""
-    return chunk_sizes(start, self.steps_per_epoch, self.steps_per_call,
-                       self.min_chunk)
+    return chunk_plan.chunk_sizes(start, self.steps_per_epoch,
+                                  self.plan.steps_per_call,
+                                  self.plan.min_chunk)
 
   def run(self, state: TrainState, epoch: int, start: int,
           num_steps: int) -> tuple[TrainState, Any]:
@@ -250,63 +222,3 @@ class ChunkRunner:
       self._compiled[num_steps] = fn
     args = self.batches.chunk_args(epoch, start, num_steps)
     return fn(state, args, np.int32(start))
-
-
-def chunk_length(steps_per_epoch: int, steps_per_call: int,
-                 min_length: int = 1) -> int:
-  """Steps per chunk: `steps_per_call`, or less where that splits the epoch
-  evenly (one compiled chunk size instead of two), within a factor of 2 and
-  not below `min_length`.
-
-  E.g. 35 steps per epoch: at most 10 per call -> 7; at most 50 -> 35.
-  """
-  limit = min(steps_per_call, steps_per_epoch)
-  for length in range(limit, max((limit - 1) // 2, min_length - 1), -1):
-    if steps_per_epoch % length == 0:
-      return length
-  return limit
-
-
-def chunk_sizes(start: int, steps_per_epoch: int, steps_per_call: int,
-                min_size: int = 1) -> list[int]:
-  """Chunk lengths covering batches `start .. steps_per_epoch - 1`.
-
-  Chunks end at multiples of `steps_per_call` within the epoch (or at its
-  end), so a run resumed from any chunk end compiles the same sizes. A
-  remainder shorter than `min_size` joins the chunk before it.
-  """
-  sizes = []
-  while start < steps_per_epoch:
-    size = min(steps_per_call - start % steps_per_call,
-               steps_per_epoch - start)
-    rest = steps_per_epoch - start - size
-    if 0 < rest < min_size:
-      size += rest
-    sizes.append(size)
-    start += size
-  return sizes
-
-
-def has_convolution(forward: hk.TransformedWithState, params: Any,
-                    model_state: Any, input_shape: tuple[int, ...]) -> bool:
-  """Whether the model's forward pass contains a convolution."""
-  dummy = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
-  jaxpr = jax.make_jaxpr(
-      lambda x: forward.apply(params, model_state, jax.random.key(0), x,
-                              is_training=True))(dummy)
-  return "conv_general_dilated" in str(jaxpr)  # Nested jaxprs included.
-
-
-def choose_unroll(scan_unroll: int, has_conv: bool, platform: str) -> int:
-  """`lax.scan`'s unroll for a chunk; 0 means fully unrolled.
-
-  `scan_unroll` > 0 is used as given. 0 (auto): fully unrolled where the
-  model has convolutions and runs on CPU (XLA:CPU runs convolution
-  gradients inside a loop body far slower, see README "Performance"; an
-  ensemble's members are then unrolled too, as it runs vmapped, i.e.
-  grouped, convolutions slower), else 1 (a loop: compiles in constant
-  time).
-  """
-  if scan_unroll > 0:
-    return scan_unroll
-  return 0 if (has_conv and platform == "cpu") else 1
