@@ -31,11 +31,19 @@ def apply(config: ml_collections.ConfigDict, model: str,
   elif model == "mlp":
     config.model.mlp.dropout_rate = 0.2
     train.num_epochs = 20
-  elif model in ("cnn", "lenet5"):
-    if model == "cnn":
-      config.model.cnn.dropout_rate = 0.5
+  elif model == "cnn":
+    config.model.cnn.dropout_rate = 0.5
     train.num_epochs = 20
     opt.schedule = "cosine"
+  elif model == "lenet5":
+    # ReLU and flips only: on Fashion-MNIST (seed 0) tanh without
+    # augmentation reached 0.893 in 20 epochs, tanh with crops and flips
+    # 0.887 and ReLU with them 0.896 in 30 (crops make this small model
+    # underfit), ReLU without augmentation 0.899 in 20, ReLU with flips 0.904.
+    config.model.lenet5.activation = "relu"
+    train.num_epochs = 30
+    opt.schedule = "cosine"
+    config.data.augment = ("flip",) if flips else ()
   elif model in ("resnet20", "resnet18"):
     # 20 epochs: resnet20 trains Fashion-MNIST in under an hour on 2 CPU cores.
     train.num_epochs = 20 if model == "resnet20" else 30
@@ -46,8 +54,8 @@ def apply(config: ml_collections.ConfigDict, model: str,
     train.label_smoothing = 0.1
     config.data.augment = crop_and_flip
   elif model == "vit_tiny":
-    # 12 epochs: about 25 minutes of Fashion-MNIST on 2 CPU cores.
-    train.num_epochs = 12
+    # 15 epochs: about 35 minutes of Fashion-MNIST on 2 CPU cores.
+    train.num_epochs = 15
     opt.name, opt.learning_rate, opt.weight_decay = "adamw", 1e-3, 0.05
     opt.schedule, opt.warmup_epochs = "cosine", 2.0
     opt.clip_norm = 1.0

@@ -6,7 +6,8 @@ colon):
 
 Models: logistic, mlp, cnn, lenet5, resnet20, resnet18, vit_tiny (see
 configs/_image_recipes.py). Without --config.data.dir the data comes from
-TensorFlow Datasets. Crops pad by 2 pixels; clothes may be mirrored.
+TensorFlow Datasets. Crops pad by 2 pixels; clothes may be mirrored; the
+ViT trains without augmentation.
 """
 
 from configs import default
@@ -17,4 +18,10 @@ def get_config(model: str = "cnn"):
   config = default.get_config()
   config.data.name = "fashion_mnist"
   config.data.crop_padding = 2
-  return image_recipes.apply(config, model, flips=True)
+  config = image_recipes.apply(config, model, flips=True)
+  if model == "vit_tiny":
+    # In 12 epochs with crops and flips the ViT underfit Fashion-MNIST (train
+    # accuracy 0.869, test 0.8696): it has no translation equivariance to
+    # build on, and a CPU-sized schedule is too short to learn it from crops.
+    config.data.augment = ()
+  return config
