@@ -15,8 +15,9 @@ from zoo.data import Dataset, Split
 SMALL = {"lenet5": {}, "resnet20": {"depth": 8, "width": 8},
          "resnet18": {"width": 8}, "vit_tiny": {"width": 32, "depth": 1,
                                                 "mlp_dim": 32}}
-# A transformer needs more steps (6 epochs: chance accuracy; 20: 0.95).
-EPOCHS = {"vit_tiny": 20}
+# A transformer needs more steps (6 epochs: chance accuracy; 20: 0.95), and
+# so does the ReLU LeNet of the recipe (6: 0.235, 12: 0.86, 20: 1.0).
+EPOCHS = {"vit_tiny": 20, "lenet5": 20}
 
 
 def _template_images(num_train: int = 448, num_test: int = 200,
