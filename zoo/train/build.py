@@ -82,17 +82,18 @@ def setup(config: ml_collections.ConfigDict,
                                         first.model_state, dataset.input_shape)
   unroll = chunk_plan.choose_unroll(config.train.scan_unroll, has_conv,
                                     devices[0].platform)
-  p_eval_step = jax.pmap(
-      step_lib.make_members_eval_step(
-          forward, **shapes, num_members=members.size,
-          unrolled_members=chunk_plan.unrolls_members(unroll, members.size)),
-      axis_name=parallel.AXIS, devices=devices)
   batches = chunks.DeviceResidentBatches(
       dataset.train, devices, config.train.batch_size, members.data_seeds,
       _augmentation(config.data, dataset))
   runner = chunks.ChunkRunner(train_step, batches, devices, unroll,
                               steps_per_epoch, config.train.steps_per_call,
                               members.size)
+  # Evaluation maps the members as training does (the runner's plan).
+  p_eval_step = jax.pmap(
+      step_lib.make_members_eval_step(
+          forward, **shapes, num_members=members.size,
+          unrolled_members=runner.unrolled_members),
+      axis_name=parallel.AXIS, devices=devices)
   return Setup(dataset, forward, devices, parallel.replicate(state, devices),
                runner, p_eval_step, steps_per_epoch, members)
 

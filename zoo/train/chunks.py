@@ -193,9 +193,15 @@ class ChunkRunner:
     self.steps_per_epoch = steps_per_epoch
     self.plan = chunk_plan.plan(steps_per_epoch, steps_per_call, unroll,
                                 num_members)
-    self.steps_per_call = self.plan.steps_per_call
-    self.unrolled_members = self.plan.unrolled_members
     self._compiled: dict[int, Callable[..., Any]] = {}
+
+  @property
+  def steps_per_call(self) -> int:
+    return self.plan.steps_per_call
+
+  @property
+  def unrolled_members(self) -> bool:
+    return self.plan.unrolled_members
 
   def chunk_sizes(self, start: int) -> list[int]:
     """The chunks that cover batches `start ..` of an epoch."""
