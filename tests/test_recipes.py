@@ -73,3 +73,13 @@ def test_an_unknown_recipe_is_one_line_and_exit_2(tmp_path):
       "error: Unknown recipe 'nope': give one of logistic, mlp, cnn, lenet5, "
       "resnet20, resnet18, vit_tiny after the colon, e.g. "
       "--config=configs/fashion_mnist.py:resnet20."]
+
+
+def test_recipes_keep_the_choices_their_cards_were_measured_with():
+  # docs/MODELS.md: the Fashion-MNIST LeNet with ReLU and flips only, the
+  # ViT without augmentation there; CIFAR-10's ViT keeps crops and flips.
+  lenet = fashion_mnist.get_config("lenet5")
+  assert lenet.model.lenet5.activation == "relu"
+  assert tuple(lenet.data.augment) == ("flip",)
+  assert tuple(fashion_mnist.get_config("vit_tiny").data.augment) == ()
+  assert tuple(cifar10.get_config("vit_tiny").data.augment) == ("crop", "flip")
