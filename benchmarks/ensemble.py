@@ -51,6 +51,7 @@ def _setup(args: argparse.Namespace, members: int):
   import jax  # pylint: disable=g-import-not-at-top  (after XLA setup)
   from configs import default  # pylint: disable=g-import-not-at-top
   from zoo import train  # pylint: disable=g-import-not-at-top
+  from zoo.config import resolve  # pylint: disable=g-import-not-at-top
   import timing  # pylint: disable=g-import-not-at-top  (benchmarks/)
 
   config = default.get_config()
@@ -63,7 +64,8 @@ def _setup(args: argparse.Namespace, members: int):
   config.ensemble.size = members
   config.ensemble.shared_data_order = args.shared_data_order
   shape = tuple(int(d) for d in args.shape.split(","))
-  s = train.setup(config, timing.synthetic_dataset(shape, args.num_examples))
+  s = train.setup(resolve.resolve(config),
+                  timing.synthetic_dataset(shape, args.num_examples))
   size = s.chunk_runner.chunk_sizes(0)[0]
   holder = {"state": s.state}
 

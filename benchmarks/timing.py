@@ -15,6 +15,7 @@ from zoo import data
 from zoo.runtime import parallel
 from zoo import report
 from zoo import train
+from zoo.config import resolve
 from zoo.train import hooks as hooks_lib
 from zoo.train import chunks
 
@@ -136,17 +137,16 @@ def throughput(args: argparse.Namespace, compiles: CompileTimer
   config.data.validation_fraction = 0.0
   dataset = synthetic_dataset(shape, args.num_examples)
   t_start = time.perf_counter()
-  s = train.setup(config, dataset)
+  s = train.setup(resolve.resolve(config), dataset)
   gflop = step_gflop(s, args.batch)  # Compiled now: kept off the clock.
   compile_before = compiles.total
   hook = WindowTimer(args.windows, args.window_s, args.warmup_s, args.batch)
   timer = hook.timer
   hooks = [hook]
   if args.report_hooks:
-    hooks += report.build_hooks(config, "/tmp/zoo-bench-report",
-                                s.steps_per_epoch)
+    hooks += report.build_hooks(s.spec, s.shape, "/tmp/zoo-bench-report")
   try:
-    train.train(s, config, hooks)
+    train.train(s, hooks)
   except Stop:
     pass
   ex_per_s = timer.median
@@ -196,12 +196,12 @@ def time_to_accuracy(args: argparse.Namespace, compiles: CompileTimer
   config.data.dir = args.data_dir
   config.train.num_epochs = args.max_epochs
   t_start = time.perf_counter()
-  s = train.setup(config)
+  s = train.setup(resolve.resolve(config))
   timer = AccuracyTimer(s, args.time_to_accuracy,
                         config.train.eval_batch_size)
   timer.t0 = t_start
   try:
-    train.train(s, config, [timer])
+    train.train(s, [timer])
   except Stop:
     pass
   epoch, seconds, accuracy = timer.history[-1]

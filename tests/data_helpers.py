@@ -1,6 +1,7 @@
 """Helpers shared by the data tests: IDX and CIFAR-10 files written in the
 official formats, and one-line errors."""
 
+import dataclasses
 import gzip
 import pickle
 import struct
@@ -8,8 +9,19 @@ import struct
 import numpy as np
 import pytest
 
+from zoo import data
+from zoo.config import resolve
+from zoo.config import spec
 from zoo.data import cifar10
 from zoo.data import idx
+
+
+def load_data(data_config, seed: int = 0) -> data.Dataset:
+  """`zoo.data.load` of a config's data section (a ConfigDict), its splits
+  drawn from `seed` (as `data.split_seed`)."""
+  values = resolve.upgrade({"data": data_config.to_dict()})["data"]
+  return data.load(dataclasses.replace(
+      resolve.section(spec.DataSpec, values), split_seed=seed))
 
 
 def write_idx(path, array, magic):

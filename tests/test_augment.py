@@ -12,7 +12,7 @@ import zoo
 from resume_helpers import StopAt, state_arrays
 from zoo import experiment
 from zoo import train
-from zoo.config import validation
+from zoo.config import resolve
 from zoo.data import augment
 from zoo.train import signals
 
@@ -75,7 +75,7 @@ def test_augmented_training_differs_and_resumes_bit_identically(
     base_config, tmp_path):
   config = _augmented(base_config)
   config.data.augment = ()
-  plain = train.train(train.setup(config), config)  # The same, unaugmented.
+  plain = train.train(train.setup(resolve.resolve(config)))  # The same, unaugmented.
   config.data.augment = ("crop", "flip")
   whole = experiment.train_and_evaluate(config, str(tmp_path / "whole"))
   with pytest.raises(signals.RunInterrupted, match="at step 15/40"):
@@ -100,7 +100,7 @@ def test_augmented_training_differs_and_resumes_bit_identically(
 def test_bad_augment_names_the_field(base_config, value, message):
   base_config.data.augment = value
   with pytest.raises(zoo.ConfigError, match=message) as e:
-    validation.validate(base_config)
+    resolve.validate(base_config)
   assert "--config.data.augment=" in str(e.value)
 
 
@@ -113,4 +113,4 @@ def test_augmenting_feature_vectors_is_an_error(base_config, tmp_path):
   base_config.train.batch_size = 16
   base_config.data.augment = ("flip",)
   with pytest.raises(zoo.ConfigError, match="images only"):
-    validation.validate(base_config)
+    resolve.validate(base_config)

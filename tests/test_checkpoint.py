@@ -15,7 +15,7 @@ import zoo
 from zoo import checkpoint
 from zoo.config import resume_rules
 from zoo.config import serialize
-from zoo.config import validation
+from zoo.config import resolve
 from zoo.models import registry
 from zoo.train.state import init_state
 
@@ -217,7 +217,7 @@ def test_config_json_roundtrip(base_config, tmp_path):
   with open(path, encoding="utf-8") as f:
     loaded = serialize.from_jsonable(json.load(f))
   assert loaded.model.mlp.hidden_sizes == [512, 512]
-  assert registry.hyperparameters(loaded.model)["hidden_sizes"] == (512, 512)
+  assert resolve.resolve(loaded).model.kwargs["hidden_sizes"] == (512, 512)
   assert resume_rules.differences(serialize.to_jsonable(base_config),
                                    serialize.to_jsonable(loaded)) == []
 
@@ -228,7 +228,7 @@ def test_config_json_roundtrip(base_config, tmp_path):
 def test_bad_checkpoint_config_names_the_field(base_config, field, value):
   base_config.checkpoint[field] = value
   with pytest.raises(zoo.ConfigError, match=f"config.checkpoint.{field}="):
-    validation.validate(base_config)
+    resolve.validate(base_config)
 
 
 def test_a_config_saved_before_a_field_existed_resumes_under_its_default(
@@ -249,7 +249,7 @@ def test_added_fields_hold_the_defaults_of_configs_default():
   from configs import default  # pylint: disable=g-import-not-at-top
   flat = serialize.flatten(serialize.to_jsonable(default.get_config()))
   for field, value in resume_rules.ADDED_FIELDS.items():
-    assert flat[field] == value, field
+    assert flat[field] == serialize.to_jsonable({"v": value})["v"], field
 
 
 def test_a_config_json_from_before_the_new_fields_resumes_under_defaults(

@@ -8,7 +8,7 @@ import zoo
 from zoo import data
 from zoo.data import cifar10
 
-from data_helpers import (CIFAR_NAMES, cifar_rows, fake_cifar_dir,
+from data_helpers import (load_data, CIFAR_NAMES, cifar_rows, fake_cifar_dir,
                           one_line, write_pickle)
 
 def test_cifar10_pixels_land_at_row_col_channel(tmp_path):
@@ -56,7 +56,7 @@ def test_cifar10_labels_and_names(tmp_path, str_keys):
 def test_cifar10_through_load(base_config, tmp_path):
   cfg = base_config.data
   cfg.name, cfg.dir = "cifar10", str(fake_cifar_dir(tmp_path))
-  ds = data.load(cfg, seed=0)
+  ds = load_data(cfg, 0)
   assert ds.input_shape == (32, 32, 3)
   assert (len(ds.train), len(ds.test)) == (15, 4)
   assert ds.preprocessing is None and ds.validation is None  # As before.
@@ -138,7 +138,7 @@ def test_cifar10_offline_says_how_to_get_it(base_config, offline, tmp_path):
   cfg.name, cfg.tfds_data_dir, cfg.allow_fallback = ("cifar10", str(tmp_path),
                                                      True)
   with pytest.raises(zoo.DataError) as e:
-    data.load(cfg, seed=0)
+    load_data(cfg, 0)
   assert one_line(e).endswith(
       "within 5 s (offline?). To get cifar10: run once with network access, "
       "or pass --config.data.dir=DIR, the cifar-10-batches-py folder "

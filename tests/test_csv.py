@@ -10,8 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from data_helpers import load_data
+
 from conftest import MOBILE_PRICE, REPO
 from zoo import data, errors
+from zoo.config import resolve
+from zoo.config import spec
 from zoo.train import optim
 from zoo.data import csv_table
 from zoo import experiment
@@ -46,7 +50,7 @@ def csv_config(base_config, tmp_path):
 
 
 def test_loads_stratified_splits(csv_config):
-  ds = data.load(csv_config.data, csv_config.seed)
+  ds = load_data(csv_config.data, csv_config.seed)
   assert ds.input_shape == (2,) and ds.num_classes == 3
   assert ds.class_names == ("0", "1", "2")
   assert ds.train.inputs.dtype == np.float32
@@ -55,14 +59,14 @@ def test_loads_stratified_splits(csv_config):
   assert sizes == [42, 6, 12]  # Per class: test 4 of 20, validation 2 of 16.
   for split in (ds.train, ds.validation, ds.test):
     assert set(split.labels.tolist()) == {0, 1, 2}  # Every class in each.
-  again = data.load(csv_config.data, csv_config.seed)
+  again = load_data(csv_config.data, csv_config.seed)
   np.testing.assert_array_equal(again.test.inputs, ds.test.inputs)
-  other = data.load(csv_config.data, csv_config.seed + 1)
+  other = load_data(csv_config.data, csv_config.seed + 1)
   assert not np.array_equal(other.test.inputs, ds.test.inputs)
 
 
 def test_standardises_with_train_statistics_only(csv_config):
-  ds = data.load(csv_config.data, csv_config.seed)
+  ds = load_data(csv_config.data, csv_config.seed)
   prep = ds.preprocessing
   assert prep["feature_columns"] == ["a", "b"] and prep["standardized"]
   np.testing.assert_allclose(ds.train.inputs.mean(0), 0.0, atol=1e-5)
@@ -88,7 +92,7 @@ def test_every_other_column_is_a_feature_by_default(tmp_path, csv_config):
   rows = [(a, b, 7, y) for a, b, _, y in table_rows()]
   csv_config.data.path = write_csv(tmp_path / "n.csv", rows)
   csv_config.data.feature_columns = ()
-  ds = data.load(csv_config.data, 0)
+  ds = load_data(csv_config.data, 0)
   assert ds.preprocessing["feature_columns"] == ["a", "b", "note"]
   assert ds.input_shape == (3,)
 
@@ -96,11 +100,11 @@ def test_every_other_column_is_a_feature_by_default(tmp_path, csv_config):
 def test_string_labels_keep_their_names(tmp_path, csv_config):
   rows = table_rows(labels=("mid", "cheap", "dear"))
   csv_config.data.path = write_csv(tmp_path / "s.csv", rows)
-  ds = data.load(csv_config.data, 0)
+  ds = load_data(csv_config.data, 0)
   assert ds.class_names == ("cheap", "dear", "mid")  # Sorted.
   assert ds.preprocessing["label_to_index"] == {"cheap": 0, "dear": 1, "mid": 2}
   csv_config.data.classes = ("mid", "cheap")  # Order given: mid=0, cheap=1.
-  ds = data.load(csv_config.data, 0)
+  ds = load_data(csv_config.data, 0)
   assert ds.class_names == ("mid", "cheap")
   assert len(ds.train) + len(ds.validation) + len(ds.test) == 40
 
@@ -109,7 +113,7 @@ def test_binary_filter_keeps_listed_classes(tmp_path, csv_config):
   csv_config.data.path = write_csv(tmp_path / "b.csv",
                                    table_rows(n=80, labels=(0, 1, 2, 3)))
   csv_config.data.classes = (0, 1)
-  ds = data.load(csv_config.data, 0)
+  ds = load_data(csv_config.data, 0)
   assert ds.num_classes == 2 and ds.class_names == ("0", "1")
   assert len(ds.train) + len(ds.validation) + len(ds.test) == 40
 
@@ -142,7 +146,7 @@ def test_bad_cells_name_line_and_column(tmp_path, csv_config, edit, error,
   edit(rows)
   config = _bad(tmp_path, csv_config, rows)
   with pytest.raises(error) as e:
-    data.load(config.data, 0)
+    load_data(config.data, 0)
   for word in words:
     assert word in str(e.value)
 
@@ -152,7 +156,7 @@ def test_drop_missing_drops_rows_with_a_warning(tmp_path, csv_config):
   rows[6] = (1, "", "x", 0)
   rows[7] = ("nan", 2, "x", 1)
   config = _bad(tmp_path, csv_config, rows, drop_missing=True)
-  ds = data.load(config.data, 0)
+  ds = load_data(config.data, 0)
   assert len(ds.train) + len(ds.validation) + len(ds.test) == 58
   assert "Dropped 2 row(s)" in ds.warnings[0] and "[8, 9]" in ds.warnings[0]
 
@@ -174,7 +178,7 @@ def test_drop_missing_drops_rows_with_a_warning(tmp_path, csv_config):
 def test_bad_config_or_file(tmp_path, csv_config, fields, error, words):
   config = _bad(tmp_path, csv_config, table_rows(), **fields)
   with pytest.raises(error) as e:
-    data.load(config.data, 0)
+    load_data(config.data, 0)
   for word in words:
     assert word in str(e.value)
 
@@ -183,26 +187,27 @@ def test_empty_and_header_only_files(tmp_path, csv_config):
   (tmp_path / "e.csv").write_text("")
   csv_config.data.path = str(tmp_path / "e.csv")
   with pytest.raises(errors.DataError, match="is empty"):
-    data.load(csv_config.data, 0)
+    load_data(csv_config.data, 0)
   csv_config.data.path = write_csv(tmp_path / "h.csv", [])
   with pytest.raises(errors.DataError, match="no rows"):
-    data.load(csv_config.data, 0)
+    load_data(csv_config.data, 0)
 
 
 def test_fewer_rows_than_the_batch(csv_config):
   csv_config.train.batch_size = 64  # 42 training rows.
   with pytest.raises(errors.ConfigError, match="batch_size=64 is larger"):
-    train.setup(csv_config)
+    train.setup(resolve.resolve(csv_config))
 
 
 def test_full_batch_uses_the_whole_train_split(tmp_path, csv_config):
   csv_config.data.path = write_csv(tmp_path / "o.csv", table_rows(n=63))
   csv_config.train.full_batch = True
   csv_config.train.batch_size = 7  # Ignored (and not divisible by 2).
-  s = train.setup(csv_config)
+  s = train.setup(resolve.resolve(csv_config))
   n = len(s.dataset.train)
   assert n % 2 == 1  # Odd: rounded down to a multiple of the 2 devices.
-  assert csv_config.train.batch_size == n - 1 and s.steps_per_epoch == 1
+  assert s.shape.batch_size == n - 1 and s.steps_per_epoch == 1
+  assert csv_config.train.batch_size == 7  # Never written back.
 
 
 def test_l2_decays_weights_not_biases():
@@ -216,10 +221,7 @@ def test_l2_decays_weights_not_biases():
 
 
 def ml_optimizer(**fields):
-  from configs import default  # pylint: disable=g-import-not-at-top
-  config = default.get_config().optimizer
-  config.update(fields)
-  return config
+  return spec.OptimizerSpec(**fields)
 
 
 def test_run_saves_preprocessing_and_mlp_trains_on_table(tmp_path, csv_config):
@@ -239,7 +241,7 @@ def test_run_saves_preprocessing_and_mlp_trains_on_table(tmp_path, csv_config):
 def test_cnn_on_a_table_is_a_config_error(csv_config):
   csv_config.model.name = "cnn"
   with pytest.raises(errors.ConfigError, match="needs images"):
-    train.setup(csv_config)
+    train.setup(resolve.resolve(csv_config))
 
 
 def _launch(tmp_path, *args):

@@ -12,7 +12,7 @@ from zoo.data import idx
 from zoo.data import tfds_images
 from zoo.data.splits import stratified_split
 
-from data_helpers import fake_idx_dir, write_idx
+from data_helpers import load_data, fake_idx_dir, write_idx
 
 
 def test_idx_roundtrip(tmp_path):
@@ -95,7 +95,7 @@ def test_offline_falls_back_to_digits_with_a_warning(base_config, offline,
   cfg = base_config.data
   cfg.name, cfg.allow_fallback = "mnist", True
   cfg.tfds_data_dir = str(tmp_path)
-  ds = data.load(cfg, seed=0)
+  ds = load_data(cfg, 0)
   assert ds.name == "digits"
   assert ds.input_shape == (8, 8, 1)
   assert any("FALLING BACK" in w and "data.dir" in w for w in ds.warnings)
@@ -106,7 +106,7 @@ def test_offline_without_fallback_is_an_error(base_config, offline, tmp_path):
   cfg.name, cfg.allow_fallback = "mnist", False
   cfg.tfds_data_dir = str(tmp_path)
   with pytest.raises(zoo.DataError, match="allow_fallback=False"):
-    data.load(cfg, seed=0)
+    load_data(cfg, 0)
 
 
 def _variant_warnings(caplog, data_dir):
@@ -154,9 +154,9 @@ def test_tfds_records_become_nhwc_floats():
 
 
 def test_digits_split_is_seeded_and_disjoint(base_config):
-  a = data.load(base_config.data, seed=0)
-  b = data.load(base_config.data, seed=0)
-  c = data.load(base_config.data, seed=1)
+  a = load_data(base_config.data, 0)
+  b = load_data(base_config.data, 0)
+  c = load_data(base_config.data, 1)
   np.testing.assert_array_equal(a.test.labels, b.test.labels)
   np.testing.assert_array_equal(a.test.inputs, b.test.inputs)
   assert not np.array_equal(a.test.inputs, c.test.inputs)
@@ -174,4 +174,4 @@ def test_stratified_split_keeps_class_proportions():
 def test_unknown_dataset_name(base_config):
   base_config.data.name = "mnsit"
   with pytest.raises(zoo.ConfigError, match="Did you mean 'mnist'"):
-    data.load(base_config.data, seed=0)
+    load_data(base_config.data, 0)

@@ -19,6 +19,8 @@ import jax
 import numpy as np
 import pytest
 
+from data_helpers import load_data
+
 import zoo
 from zoo import data
 from zoo.runtime import distributed
@@ -262,7 +264,7 @@ def test_cluster_detected_reads_jax_auto_detection(monkeypatch):
 
 def test_single_process_initialize_is_a_no_op(base_config, monkeypatch):
   monkeypatch.setattr(distributed, "cluster_detected", lambda: False)
-  assert not distributed.initialize(base_config)
+  assert not distributed.initialize(resolve.resolve(base_config))
   assert not jax.distributed.is_initialized()
 
 
@@ -276,7 +278,7 @@ def test_process_rows_split_each_global_batch():
 
 
 def test_rows_of_eval_batches(base_config):
-  split = data.load(base_config.data, base_config.seed).test
+  split = load_data(base_config.data, base_config.seed).test
   halves = (slice(0, 32), slice(32, 64))  # Two processes' rows.
   full = list(data.eval_batches(split, 64))
   parts = [list(data.eval_batches(split, 64, rows=r)) for r in halves]

@@ -38,4 +38,4 @@ def test_every_recipe_loads_and_validates(path):
   spec = importlib.util.spec_from_file_location(path.stem, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  validation.validate(module.get_config())
+  resolve.validate(module.get_config())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo.config import resolve
 from zoo import report
 from zoo import train
 from zoo.data import batching
@@ -28,8 +29,8 @@ RTOL, ATOL = 1e-4, 1e-5
 
 def _train(config):
   """(setup, progress) of `config` trained in-process, without a workdir."""
-  s = train.setup(config)
-  return s, train.train(s, config)
+  s = train.setup(resolve.resolve(config))
+  return s, train.train(s)
 
 
 def _host(progress):
@@ -77,7 +78,8 @@ def test_member_equals_the_single_run_with_its_seed(base_config, model,
     single.data.split_seed = 3  # The ensemble's validation split.
     _, alone = _train(single)
     chex.assert_trees_all_close(ensemble.member(members, i, size),
-                                _host(alone), rtol=RTOL, atol=ATOL)
+                                ensemble.member(_host(alone), 0, 1),
+                                rtol=RTOL, atol=ATOL)
     assert progress.test["member_accuracy"][i] == pytest.approx(
         alone.test["accuracy"], abs=1.5 / progress.test["count"])
     assert progress.test["member_loss"][i] == pytest.approx(
@@ -97,11 +99,11 @@ def test_members_are_every_seed_and_rate_pair(base_config):
   base_config.seed = 5
   base_config.ensemble.size = 2
   base_config.ensemble.learning_rates = (3e-3, 1e-2)
-  members = ensemble.Members.from_config(base_config)
+  members = resolve.resolve(base_config).members
   assert members.seeds == (5, 5, 6, 6) and members.data_seeds == (5, 5, 6, 6)
   assert members.learning_rates == (3e-3, 1e-2, 3e-3, 1e-2)
   base_config.ensemble.shared_data_order = True
-  assert ensemble.Members.from_config(base_config).data_seeds == (5,) * 4
+  assert resolve.resolve(base_config).members.data_seeds == (5,) * 4
 
 
 def test_rate_member_equals_the_single_run_at_that_rate(base_config):
@@ -117,7 +119,8 @@ def test_rate_member_equals_the_single_run_at_that_rate(base_config):
   single.ensemble.learning_rates = ()
   _, alone = _train(single)
   chex.assert_trees_all_close(ensemble.member(members["params"], 1, 2),
-                              _host(alone)["params"], rtol=RTOL, atol=ATOL)
+                              ensemble.member(_host(alone)["params"], 0, 1),
+                              rtol=RTOL, atol=ATOL)
   assert progress.test["member_accuracy"][1] == pytest.approx(
       alone.test["accuracy"], abs=1.5 / progress.test["count"])
   with pytest.raises(AssertionError):  # Same seed, other rate: other model.
@@ -128,7 +131,7 @@ def test_rate_member_equals_the_single_run_at_that_rate(base_config):
 
 def test_each_member_draws_its_own_data_order_unless_shared(base_config):
   base_config.ensemble.size = 3
-  s = train.setup(base_config)
+  s = train.setup(resolve.resolve(base_config))
   n = s.chunk_runner.batches.num_examples
   assert not s.chunk_runner.batches.members_share_batches
   order = np.asarray(s.chunk_runner.batches.epoch_order(1))
@@ -137,7 +140,7 @@ def test_each_member_draws_its_own_data_order_unless_shared(base_config):
     np.testing.assert_array_equal(order[1, i], np.asarray(
         batching.device_epoch_permutation(n, i, 1)))
   base_config.ensemble.shared_data_order = True
-  s = train.setup(base_config)
+  s = train.setup(resolve.resolve(base_config))
   assert s.chunk_runner.batches.members_share_batches  # Read once for all.
   order = np.asarray(s.chunk_runner.batches.epoch_order(1))
   assert order.shape == (2, n)  # No member axis: one order.
@@ -146,20 +149,22 @@ def test_each_member_draws_its_own_data_order_unless_shared(base_config):
   assert s.members.seeds == (0, 1, 2) and s.members.data_seeds == (0, 0, 0)
 
 
-def test_a_single_run_keeps_its_layout(base_config):
-  s = train.setup(base_config)
+def test_a_single_run_has_the_member_axis_too(base_config):
+  s = train.setup(resolve.resolve(base_config))
   assert s.members.size == 1
-  leaf = jax.tree.leaves(s.state.params)[0]
+  leaf = jax.tree.leaves(s.state.params)[0]  # [devices, members, ...]
+  assert leaf.shape[:2] == (2, 1)
   base_config.ensemble.size = 2
-  two = train.setup(base_config)
+  two = train.setup(resolve.resolve(base_config))
   assert jax.tree.leaves(two.state.params)[0].shape == (
-      leaf.shape[0], 2, *leaf.shape[1:])
+      2, 2, *leaf.shape[2:])
+  assert s.state.step.shape == (2,)  # The step is shared: no member axis.
 
 
 def test_evaluation_gives_each_member_and_the_averaged_probabilities(
     base_config):
   base_config.ensemble.size = 3
-  s = train.setup(base_config)
+  s = train.setup(resolve.resolve(base_config))
   split = s.dataset.test
   got = evaluation.evaluate(s, s.state, split, 100, "test")
   state = jax.device_get(parallel.unreplicate(s.state))
@@ -261,13 +266,13 @@ def test_an_ensemble_too_large_for_the_device_stops_first(base_config,
   base_config.model.mlp.hidden_sizes = (512, 512)  # ~2.6 MB of params.
   base_config.ensemble.size = 4
   with pytest.raises(zoo.ConfigError) as e:
-    train.setup(base_config)
+    train.setup(resolve.resolve(base_config))
   text = str(e.value)
   assert "config.ensemble.size=4" in text and "\n" not in text
   assert re.search(r"each member needs about [\d,]+ MB", text), text
   assert "has 3 MB" in text and "--config.ensemble.size=1" in text
   base_config.ensemble.size = 1  # A single run is never refused.
-  train.setup(base_config)
+  train.setup(resolve.resolve(base_config))
 
 
 def test_unrolled_members_never_get_a_one_step_chunk():

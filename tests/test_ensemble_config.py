@@ -8,7 +8,7 @@ import pytest
 import zoo
 from zoo.config import resume_rules
 from zoo.config import serialize
-from zoo.config import validation
+from zoo.config import resolve
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -23,7 +23,7 @@ def test_bad_ensemble_values_name_the_field(base_config, field, value,
                                             message):
   base_config.ensemble[field] = value
   with pytest.raises(zoo.ConfigError) as e:
-    validation.validate(base_config)
+    resolve.validate(base_config)
   text = str(e.value)
   assert f"config.ensemble.{field}=" in text and message in text
   assert f"--config.ensemble.{field}=" in text and "\n" not in text
@@ -33,7 +33,7 @@ def test_ensembles_are_valid(base_config):
   base_config.ensemble.size = 8
   base_config.ensemble.learning_rates = (1e-3, 3e-4)
   base_config.ensemble.shared_data_order = True
-  validation.validate(base_config)
+  resolve.validate(base_config)
 
 
 def test_a_checkpoint_of_k_members_resumes_only_with_k(base_config):
@@ -62,7 +62,7 @@ def test_a_checkpoint_from_before_ensembles_resumes_as_one_member(
 def test_bad_split_seed_names_the_field(base_config, value):
   base_config.data.split_seed = value
   with pytest.raises(zoo.ConfigError, match=r"config\.data\.split_seed="):
-    validation.validate(base_config)
+    resolve.validate(base_config)
 
 
 def test_split_seed_picks_the_split_not_the_model(base_config):
@@ -74,8 +74,8 @@ def test_split_seed_picks_the_split_not_the_model(base_config):
   for seed, split_seed in ((0, None), (1, None), (1, 0)):
     config = base_config.copy_and_resolve_references()
     config.seed, config.data.split_seed = seed, split_seed
-    validation.validate(config)
-    runs[seed, split_seed] = train.setup(config)
+    resolve.validate(config)
+    runs[seed, split_seed] = train.setup(resolve.resolve(config))
   val = {k: s.dataset.validation.labels for k, s in runs.items()}
   assert (val[1, 0] == val[0, None]).all()
   assert not (val[1, None] == val[0, None]).all()

@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pytest
 
+from data_helpers import load_data
+
 import report_helpers
 import resume_config
 from resume_helpers import (Reference, StopAt, assert_same_as_reference,
@@ -101,7 +103,7 @@ def test_eval_mode_on_one_device_evaluates_every_member(whole, tmp_path):
 
 def test_load_averages_the_members_or_keeps_one(whole):
   config = _config()
-  test = data.load(config.data, config.seed).test
+  test = load_data(config.data, config.seed).test
   predictor = zoo.load(str(whole.workdir))
   assert [m["seed"] for m in predictor.members] == [0, 1]
   probs = predictor(test.inputs)

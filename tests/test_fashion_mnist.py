@@ -7,7 +7,7 @@ import zoo
 from zoo import data
 from zoo.data import idx
 
-from data_helpers import fake_idx_dir, one_line
+from data_helpers import load_data, fake_idx_dir, one_line
 
 FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -16,7 +16,7 @@ FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 def test_real_fashion_mnist(base_config, fashion_mnist_dir):
   cfg = base_config.data
   cfg.name, cfg.dir = "fashion_mnist", str(fashion_mnist_dir)
-  ds = data.load(cfg, seed=0)
+  ds = load_data(cfg, 0)
   assert ds.name == "fashion_mnist" and ds.class_names == FASHION_NAMES
   assert ds.train.inputs.shape == (60000, 28, 28, 1)
   assert ds.test.inputs.shape == (10000, 28, 28, 1)
@@ -50,7 +50,7 @@ def test_fashion_mnist_offline_is_an_error_not_a_fallback(base_config, offline,
   cfg.name, cfg.tfds_data_dir, cfg.allow_fallback = ("fashion_mnist",
                                                      str(tmp_path), True)
   with pytest.raises(zoo.DataError) as e:
-    data.load(cfg, seed=0)
+    load_data(cfg, 0)
   message = one_line(e)
   assert message.startswith("fashion_mnist is not prepared in the TFDS data "
                              f"dir ({tmp_path}/fashion_mnist/")

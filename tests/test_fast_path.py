@@ -14,6 +14,7 @@ import resume_config
 from resume_helpers import (StopAt, assert_same_as_reference,
                             checkpoint_steps, reference)  # noqa: F401  (a fixture)
 from zoo import data
+from zoo.config import resolve
 from zoo import experiment
 from zoo import train
 from zoo.train import chunk_plan
@@ -38,9 +39,9 @@ class Recorder(hooks_lib.Hook):
 
 def _train(config, steps_per_call):
   config.train.steps_per_call = steps_per_call
-  s = train.setup(config)
+  s = train.setup(resolve.resolve(config))
   recorder = Recorder()
-  progress = train.train(s, config, [recorder])
+  progress = train.train(s, [recorder])
   return s, progress, recorder
 
 
@@ -70,7 +71,7 @@ def test_chunk_length_does_not_change_training(base_config, model, exact):
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
   with pytest.raises(AssertionError):  # Training changed the parameters.
     chex.assert_trees_all_close(params[1], jax.device_get(
-        train.setup(base_config).state.params))
+        train.setup(resolve.resolve(base_config)).state.params))
 
 
 def test_hooks_see_each_chunk_with_the_state_at_its_end(base_config):
@@ -131,11 +132,11 @@ def test_unroll_is_full_only_for_convolutions_on_cpu(base_config):
   base_config.train.compilation_cache_dir = ""
   for model, expected in (("cnn", 0), ("mlp", 1), ("logistic", 1)):
     base_config.model.name = model
-    runner = train.setup(base_config).chunk_runner
+    runner = train.setup(resolve.resolve(base_config)).chunk_runner
     assert runner.unroll == expected, model
   assert runner.steps_per_call == 20  # min(200, epoch of 20 steps).
   base_config.model.name = "cnn"
-  runner = train.setup(base_config).chunk_runner
+  runner = train.setup(resolve.resolve(base_config)).chunk_runner
   assert runner.steps_per_call == chunk_plan.MAX_UNROLLED_STEPS == 10  # Capped.
   assert chunk_plan.choose_unroll(0, True, "gpu") == 1
   assert chunk_plan.choose_unroll(4, True, "cpu") == 4
@@ -156,8 +157,8 @@ def test_two_device_chunks_finish(tmp_path):
       config.train.num_epochs = 3
       config.train.steps_per_call = 2
       config.train.compilation_cache_dir = ""
-      s = train.setup(config)
-      progress = train.train(s, config)
+      s = train.setup(resolve.resolve(config))
+      progress = train.train(s)
       print("steps", progress.step, len(s.devices))
   """)
   out = subprocess.run([sys.executable, "-c", script], capture_output=True,

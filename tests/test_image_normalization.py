@@ -12,10 +12,10 @@ from zoo import data
 from zoo import experiment
 from zoo.config import resume_rules
 from zoo.config import serialize
-from zoo.config import validation
+from zoo.config import resolve
 from zoo.data.splits import with_validation
 
-from data_helpers import fake_cifar_dir, one_line
+from data_helpers import load_data, fake_cifar_dir, one_line
 
 def test_per_channel_statistics_come_from_the_train_split_only(base_config,
                                                               tmp_path):
@@ -24,9 +24,9 @@ def test_per_channel_statistics_come_from_the_train_split_only(base_config,
   cfg.image_normalization = "per_channel"
   cfg_none = cfg.copy_and_resolve_references()
   cfg_none.image_normalization = "none"
-  raw = with_validation(data.load(cfg_none, seed=0), cfg.validation_fraction,
+  raw = with_validation(load_data(cfg_none, 0), cfg.validation_fraction,
                         seed=0)
-  ds = data.load(cfg, seed=0)
+  ds = load_data(cfg, 0)
   prep = ds.preprocessing
   assert json.loads(json.dumps(prep)) == prep  # Saved as preprocessing.json.
   assert prep["image_normalization"] == "per_channel"
@@ -53,13 +53,13 @@ def test_fixed_normalization_uses_the_config_values(base_config, tmp_path):
   cfg.name, cfg.dir = "cifar10", str(fake_cifar_dir(tmp_path))
   cfg.image_normalization = "fixed"
   cfg.image_mean, cfg.image_std = (0.5, 0.25, 0.0), (0.5, 0.25, 2.0)
-  ds = data.load(cfg, seed=0)
+  ds = load_data(cfg, 0)
   assert ds.preprocessing == {
       "image_normalization": "fixed", "image_mean": [0.5, 0.25, 0.0],
       "image_std": [0.5, 0.25, 2.0],
       "fitted_on": "config (data.image_mean, data.image_std)"}
   cfg.image_normalization = "none"
-  raw = data.load(cfg, seed=0)
+  raw = load_data(cfg, 0)
   np.testing.assert_allclose(ds.test.inputs[..., 2],
                              raw.test.inputs[..., 2] / 2, rtol=1e-6)
   np.testing.assert_allclose(ds.test.inputs[..., 0],
@@ -71,7 +71,7 @@ def test_fixed_normalization_needs_one_value_per_channel(base_config):
   cfg.image_normalization = "fixed"
   cfg.image_mean, cfg.image_std = (0.5, 0.5, 0.5), (0.2, 0.2, 0.2)
   with pytest.raises(zoo.ConfigError) as e:
-    data.load(cfg, seed=0)
+    load_data(cfg, 0)
   assert one_line(e) == (
       "config.data.image_mean=(0.5, 0.5, 0.5) and data.image_std=(0.2, 0.2, "
       "0.2) need one value per channel; digits images (8, 8, 1) have 1. Fix "
@@ -87,7 +87,7 @@ def test_zoo_load_applies_the_saved_normalization(base_config, tmp_path):
   predictor = zoo.load(str(tmp_path / "run"))
   assert predictor.preprocessing == saved
   base_config.data.image_normalization = "none"
-  raw_test = data.load(base_config.data, base_config.seed).test  # In [0, 1].
+  raw_test = load_data(base_config.data, base_config.seed).test  # In [0, 1].
   accuracy = np.mean(predictor.predict(raw_test.inputs) == raw_test.labels)
   assert accuracy == pytest.approx(results["test_accuracy"], abs=1e-6)
 
@@ -128,7 +128,7 @@ def test_validate_rejects_bad_normalization_fields(base_config, fields,
                                                    message):
   base_config.data.update(fields)
   with pytest.raises(zoo.ConfigError) as e:
-    validation.validate(base_config)
+    resolve.validate(base_config)
   assert one_line(e) == message
 
 
@@ -139,7 +139,7 @@ def test_validate_rejects_bad_normalization_fields(base_config, fields,
 ])
 def test_validate_accepts_the_normalization_fields(base_config, fields):
   base_config.data.update(fields)
-  validation.validate(base_config)
+  resolve.validate(base_config)
 
 
 @pytest.mark.parametrize("fields", [

@@ -9,7 +9,7 @@ import pytest
 
 from configs import fashion_mnist
 from zoo import train
-from zoo.config import validation
+from zoo.config import resolve
 from zoo.data import Dataset, Split
 
 SMALL = {"lenet5": {}, "resnet20": {"depth": 8, "width": 8},
@@ -44,8 +44,8 @@ def test_each_catalogue_model_learns(model):
   epochs = config.train.num_epochs = EPOCHS.get(model, 6)
   config.train.batch_size = 32
   config.train.compilation_cache_dir = ""
-  validation.validate(config)
-  progress = train.train(train.setup(config, _template_images()), config)
+  resolve.validate(config)
+  progress = train.train(train.setup(resolve.resolve(config), _template_images()))
   assert progress.step == epochs * 12  # 403 training examples, batch 32.
   assert progress.history[-1]["train_loss"] < progress.history[0]["train_loss"]
   assert progress.test["accuracy"] >= 0.9, progress.test["accuracy"]

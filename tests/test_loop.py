@@ -11,6 +11,7 @@ import pytest
 
 from resume_helpers import StopAt, state_arrays
 from zoo import experiment
+from zoo.config import resolve
 from zoo import train
 from zoo.checkpoint import hook as checkpoint_hook
 from zoo.train import divergence
@@ -40,10 +41,10 @@ class Closes(hooks_lib.Hook):
 
 def test_every_hook_is_closed_after_an_error(base_config):
   base_config.train.steps_per_call = 5
-  s = train.setup(base_config)
+  s = train.setup(resolve.resolve(base_config))
   hooks = [Closes(fail_on_close=True), Closes(fail_at_step=5), Closes()]
   with pytest.raises(RuntimeError, match="a hook failed"):
-    train.train(s, base_config, hooks)
+    train.train(s, hooks)
   assert [h.closed for h in hooks] == [1, 1, 1]  # A failing close too.
 
 
@@ -57,12 +58,12 @@ def test_every_hook_is_closed_after_a_stop_signal(base_config, tmp_path):
 
 
 def test_a_state_with_nan_is_never_saved(base_config, tmp_path):
-  s = train.setup(base_config)
-  progress = loop.start(s, base_config)
+  s = train.setup(resolve.resolve(base_config))
+  progress = loop.start(s)
   progress.step = 3
   progress.state = progress.state._replace(params=jax.tree.map(
       lambda x: x.at[..., 0].set(math.nan), progress.state.params))
-  hook = checkpoint_hook.CheckpointHook(str(tmp_path), base_config)
+  hook = checkpoint_hook.CheckpointHook(str(tmp_path), s.spec)
   try:
     with pytest.raises(divergence.DivergedError,
                        match=r"train state holds NaN/Inf values \(params\."):
@@ -81,8 +82,8 @@ def test_training_time_covers_every_piece_of_the_run(base_config, tmp_path):
     experiment.train_and_evaluate(base_config, str(tmp_path), [StopAt(25)])
   first_piece = checkpoint_hook.latest_step(str(tmp_path))
   assert first_piece == 25
-  ckpt = checkpoint_hook.CheckpointHook(str(tmp_path), base_config,
-                                        read_only=True)
+  ckpt = checkpoint_hook.CheckpointHook(
+      str(tmp_path), resolve.resolve(base_config), read_only=True)
   try:
     saved = ckpt.checkpointer.read_meta(first_piece)
   finally:

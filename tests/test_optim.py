@@ -15,7 +15,8 @@ from zoo import report
 from zoo import train
 from zoo.config import resume_rules
 from zoo.config import serialize
-from zoo.config import validation
+from zoo.config import resolve
+from zoo.config import spec as spec_lib
 from zoo.models import registry
 from zoo.report import schedule
 from zoo.runtime import parallel
@@ -28,10 +29,7 @@ NUM_CLASSES = 10
 
 
 def _optimizer(**fields):
-  from configs import default  # pylint: disable=g-import-not-at-top
-  cfg = default.get_config().optimizer
-  cfg.update(fields)
-  return cfg
+  return spec_lib.OptimizerSpec(**fields)
 
 
 # --- Warmup and schedules -------------------------------------------------
@@ -72,9 +70,11 @@ def test_logged_rate_is_the_rate_the_optimizer_uses(tmp_path, base_config,
                                     warmup_epochs=1.5))
   base_config.train.num_epochs = 4
   base_config.report.tensorboard = False
-  tracker = report.build_hooks(base_config, str(tmp_path),
-                               steps_per_epoch=10)[0]
-  tx = optim.make_optimizer(base_config.optimizer, 40, 10)
+  spec = resolve.resolve(base_config)
+  shape = spec_lib.RunShape(batch_size=64, steps_per_epoch=10,
+                            input_shape=INPUT_SHAPE, num_classes=NUM_CLASSES)
+  tracker = report.build_hooks(spec, shape, str(tmp_path))[0]
+  tx = optim.make_optimizer(spec.optimizer, 40, 10)
   params = jnp.zeros(())
   opt_state = tx.init(params)
   for count in range(41):
@@ -115,15 +115,15 @@ def test_setup_converts_warmup_with_its_steps_per_epoch(base_config,
   base_config.train.label_smoothing = 0.2
   base_config.train.num_epochs = 2
   base_config.optimizer.warmup_epochs = 1.0
-  s = train.setup(base_config)
+  s = train.setup(resolve.resolve(base_config))
   assert seen["optimizer"] == (2 * s.steps_per_epoch, s.steps_per_epoch)
   assert seen["label_smoothing"] == 0.2
   # Valid in epochs, but all the run's steps once rounded: setup refuses.
   base_config.train.num_epochs = 1
   base_config.optimizer.warmup_epochs = 0.999
-  validation.validate(base_config)
+  resolve.validate(base_config)
   with pytest.raises(zoo.ConfigError, match="not shorter than the run"):
-    train.setup(base_config)
+    train.setup(resolve.resolve(base_config))
 
 
 def test_checkpoint_optimizer_rebuilds_with_warmup():
@@ -276,7 +276,7 @@ def test_bad_recipe_values_name_the_field(base_config, field, value, message):
   section, key = field.split(".")
   base_config[section][key] = value
   with pytest.raises(zoo.ConfigError) as e:
-    validation.validate(base_config)
+    resolve.validate(base_config)
   assert f"config.{field}=" in str(e.value) and "\n" not in str(e.value)
   assert message in str(e.value)
 
@@ -284,10 +284,10 @@ def test_bad_recipe_values_name_the_field(base_config, field, value, message):
 def test_nesterov_needs_sgd_with_momentum(base_config):
   base_config.optimizer.name = "sgd"
   base_config.optimizer.nesterov = True
-  validation.validate(base_config)
+  resolve.validate(base_config)
   base_config.optimizer.momentum = 0.0
   with pytest.raises(zoo.ConfigError, match="optimizer.momentum > 0"):
-    validation.validate(base_config)
+    resolve.validate(base_config)
 
 
 def test_label_smoothing_must_match_to_resume(base_config):

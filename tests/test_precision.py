@@ -12,7 +12,8 @@ import pytest
 
 import batchnorm_model  # noqa: F401  (registers bn_test_net)
 import zoo
-from zoo.config import validation
+from zoo.config import resolve
+from zoo.config import spec as spec_lib
 from zoo.models import precision as precision_lib
 from zoo.models import registry
 from zoo.runtime import parallel
@@ -182,7 +183,7 @@ def test_float32_and_bfloat16_never_skip():
 def test_bad_precision_in_the_config_is_a_one_line_error(base_config):
   base_config.train.precision = "float64"
   with pytest.raises(zoo.ConfigError) as e:
-    validation.validate(base_config)
+    resolve.validate(base_config)
   assert "config.train.precision='float64' is invalid" in str(e.value)
   assert "float32, bfloat16, float16" in str(e.value)
   assert "\n" not in str(e.value)
@@ -219,7 +220,7 @@ def test_policies_are_restored_after_the_trace():
 def test_each_ensemble_member_has_its_own_loss_scale():
   forward = registry.build_forward("bn_test_net", NUM_CLASSES, {}, "float16")
   optimizer = optax.sgd(0.1)
-  members = ensemble.Members(seeds=(0, 1), data_seeds=(0, 1))
+  members = spec_lib.Members(seeds=(0, 1), data_seeds=(0, 1))
   state = build.initial_state(forward, optimizer, INPUT_SHAPE, members,
                               "float16")
   np.testing.assert_array_equal(state.loss_scale.loss_scale,

@@ -15,14 +15,14 @@ from configs import fashion_mnist
 from configs import _image_recipes as image_recipes
 from zoo import train
 from zoo.data import Dataset, Split
-from zoo.config import validation
+from zoo.config import resolve
 
 
 @pytest.mark.parametrize("recipes", [fashion_mnist, cifar10])
 @pytest.mark.parametrize("model", image_recipes.MODELS)
 def test_every_recipe_validates(recipes, model):
   config = recipes.get_config(model)
-  validation.validate(config)
+  resolve.validate(config)
   assert config.model.name == model
   assert config.data.name == recipes.__name__.rsplit(".", 1)[-1]
 
@@ -48,9 +48,9 @@ def test_each_recipe_trains_a_few_steps(model):
   config.train.steps_per_call = 3
   config.train.compilation_cache_dir = ""
   config.model.get(model, {}).update(_small(model))
-  validation.validate(config)
-  s = train.setup(config, _colour_images())
-  progress = train.train(s, config)
+  resolve.validate(config)
+  s = train.setup(resolve.resolve(config), _colour_images())
+  progress = train.train(s)
   assert s.steps_per_epoch == 3  # 115 of 128 left after validation.
   assert progress.step == 9
   assert all(math.isfinite(h["train_loss"]) for h in progress.history)

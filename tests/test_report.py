@@ -17,6 +17,7 @@ import pytest
 import report_helpers
 
 from zoo import errors
+from zoo.config import spec as spec_lib
 from zoo import experiment
 from zoo import report
 from zoo.report import compare as compare_lib
@@ -217,7 +218,7 @@ def test_non_tty_output_has_no_progress_bar(tmp_path):
 
 
 def _fake_progress(step=0):
-  setup = types.SimpleNamespace(steps_per_epoch=4, members=ensemble.Members(
+  setup = types.SimpleNamespace(steps_per_epoch=4, members=spec_lib.Members(
       seeds=(0,), data_seeds=(0,)))
   return types.SimpleNamespace(setup=setup,
                                step=step, num_epochs=2, total_steps=8,

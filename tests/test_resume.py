@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pytest
 
+from data_helpers import load_data
+
 import resume_config
 from resume_helpers import (STEPS_PER_EPOCH,  # noqa: F401
                             TOTAL_STEPS, StopAt,
@@ -136,7 +138,7 @@ def test_load_returns_probabilities_and_reimports_the_user_model(
   predictor = zoo.load(str(reference.workdir))
   assert "slow_mlp" in zoo.list_models()
   config = resume_config.get_config()
-  test = data.load(config.data, config.seed).test
+  test = load_data(config.data, config.seed).test
   probs = predictor(test.inputs)
   assert probs.shape == (len(test), 10) and probs.dtype == np.float32
   np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)

@@ -8,7 +8,7 @@ import pytest
 import zoo
 from zoo import data
 
-from data_helpers import one_line
+from data_helpers import load_data, one_line
 
 def test_list_datasets_has_the_zoo_names():
   assert data.list_datasets() == ["cifar10", "csv", "digits", "fashion_mnist",
@@ -18,7 +18,7 @@ def test_list_datasets_has_the_zoo_names():
 def test_unknown_name_lists_the_zoo_names(base_config):
   base_config.data.name = "no_such_set"
   with pytest.raises(zoo.ConfigError) as e:
-    data.load(base_config.data, seed=0)
+    load_data(base_config.data, 0)
   assert one_line(e) == (
       "Unknown dataset data.name='no_such_set'. Available: cifar10, csv, "
       "digits, fashion_mnist, mnist, or the name of any TensorFlow Datasets "
@@ -28,13 +28,13 @@ def test_unknown_name_lists_the_zoo_names(base_config):
 def test_misspelt_tfds_name_gets_a_suggestion(base_config):
   base_config.data.name = "kmnsit"
   with pytest.raises(zoo.ConfigError, match="Did you mean 'kmnist'"):
-    data.load(base_config.data, seed=0)
+    load_data(base_config.data, 0)
 
 
 def test_tfds_name_that_is_not_image_classification(base_config):
   base_config.data.name = "binarized_mnist"  # Images without labels.
   with pytest.raises(zoo.ConfigError) as e:
-    data.load(base_config.data, seed=0)
+    load_data(base_config.data, 0)
   assert one_line(e) == (
       "data.name='binarized_mnist' is a TensorFlow Datasets dataset but not "
       "one the zoo can train on: it has no class-label feature (its "
@@ -46,7 +46,7 @@ def test_tfds_name_with_an_unknown_config(base_config, tmp_path):
   base_config.data.name = "emnist/letterz"
   base_config.data.tfds_data_dir = str(tmp_path)
   with pytest.raises(zoo.ConfigError) as e:
-    data.load(base_config.data, seed=0)
+    load_data(base_config.data, 0)
   message = one_line(e)
   assert message.startswith("TensorFlow Datasets cannot build "
                             "data.name='emnist/letterz': Failed to construct")
@@ -59,7 +59,7 @@ def test_tfds_name_offline_is_an_error_even_with_fallback(base_config, offline,
   cfg.name, cfg.tfds_data_dir, cfg.allow_fallback = ("kmnist", str(tmp_path),
                                                      True)
   with pytest.raises(zoo.DataError) as e:
-    data.load(cfg, seed=0)
+    load_data(cfg, 0)
   assert one_line(e).endswith(
       "To get kmnist: run once with network access, or copy a TFDS data dir "
       "in which kmnist is prepared and pass it as "
@@ -69,7 +69,7 @@ def test_tfds_name_offline_is_an_error_even_with_fallback(base_config, offline,
 def test_data_dir_with_a_tfds_only_name(base_config):
   base_config.data.name, base_config.data.dir = "kmnist", "/some/where"
   with pytest.raises(zoo.ConfigError) as e:
-    data.load(base_config.data, seed=0)
+    load_data(base_config.data, 0)
   assert one_line(e) == (
       "config.data.dir='/some/where' is read only for mnist, fashion_mnist, "
       "cifar10; data.name='kmnist' comes from TensorFlow Datasets. Leave "
@@ -114,7 +114,7 @@ def test_generic_tfds_path_reads_any_image_dataset(base_config, fake_tfds):
   splits, records = fake_tfds
   splits["test"] = records(6)
   base_config.data.name = "cifar10"  # Without data.dir: TFDS.
-  ds = data.load(base_config.data, seed=0)
+  ds = load_data(base_config.data, 0)
   assert ds.name == "cifar10" and ds.class_names == ("a", "b", "c")
   assert ds.input_shape == (4, 4, 3)
   assert (len(ds.train), len(ds.test)) == (30, 6)
@@ -127,7 +127,7 @@ def test_generic_tfds_path_holds_out_a_test_split_when_none(base_config,
                                                             fake_tfds):
   base_config.data.name = "svhn_cropped"
   base_config.data.test_fraction = 0.2
-  ds = data.load(base_config.data, seed=0)
+  ds = load_data(base_config.data, 0)
   assert (len(ds.train), len(ds.test)) == (24, 6)
   np.testing.assert_array_equal(np.bincount(ds.test.labels), [2, 2, 2])
   assert "no test split: 0.2 of train held out" in ds.source

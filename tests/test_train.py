@@ -5,8 +5,10 @@ import json
 import jax
 import pytest
 
+from data_helpers import load_data
+
 import zoo
-from zoo.config import validation
+from zoo.config import resolve
 from zoo import data
 from zoo.runtime import parallel
 from zoo import experiment
@@ -30,20 +32,20 @@ def test_bad_config_values_name_the_field(base_config, field, value, message):
   section, _, key = field.rpartition(".")
   (base_config[section] if section else base_config)[key] = value
   with pytest.raises(zoo.ConfigError) as e:
-    validation.validate(base_config)
+    resolve.validate(base_config)
   assert f"config.{field}=" in str(e.value)
   assert message in str(e.value)
 
 
 def test_defaults_are_valid():
   from configs import default  # pylint: disable=g-import-not-at-top
-  validation.validate(default.get_config())
+  resolve.validate(default.get_config())
 
 
 def test_batch_not_divisible_by_devices(base_config):
   base_config.train.batch_size = 63
   with pytest.raises(zoo.ConfigError) as e:
-    train.setup(base_config)
+    train.setup(resolve.resolve(base_config))
   assert "batch_size=63" in str(e.value) and "2 devices" in str(e.value)
   assert "62 or 64" in str(e.value)
 
@@ -51,7 +53,7 @@ def test_batch_not_divisible_by_devices(base_config):
 def test_batch_larger_than_training_set(base_config):
   base_config.train.batch_size = 4096
   with pytest.raises(zoo.ConfigError, match="larger than the training set"):
-    train.setup(base_config)
+    train.setup(resolve.resolve(base_config))
 
 
 def test_divisibility_message():
@@ -67,7 +69,7 @@ def test_one_epoch_on_two_devices_learns(base_config, tmp_path, model):
   results = experiment.train_and_evaluate(base_config, str(tmp_path))
   assert results["num_devices"] == jax.local_device_count() == 2
   assert results["dataset"] == "digits"
-  expected = data.load(base_config.data, base_config.seed)
+  expected = load_data(base_config.data, base_config.seed)
   assert results["num_test_examples"] == len(expected.test)  # ~20 % of 1,797.
   assert results["test_accuracy"] > 0.5  # Chance is 0.1.
   written = json.loads((tmp_path / "results.json").read_text())
@@ -93,14 +95,14 @@ def test_user_module_import_error_is_reported(base_config, tmp_path):
   bad.write_text("import haiku as hk\n\nraise RuntimeError('oops in model')\n")
   base_config.model.module = str(bad)
   with pytest.raises(zoo.UserModuleError) as e:
-    train.setup(base_config)
+    train.setup(resolve.resolve(base_config))
   assert "oops in model" in str(e.value) and "bad_model.py:3" in str(e.value)
 
 
 def test_missing_user_module(base_config, tmp_path):
   base_config.model.module = str(tmp_path / "nothing.py")
   with pytest.raises(zoo.UserModuleError, match="no such file"):
-    train.setup(base_config)
+    train.setup(resolve.resolve(base_config))
   base_config.model.module = "no_such_package_xyz.models"
   with pytest.raises(zoo.UserModuleError, match="failed to import"):
-    train.setup(base_config)
+    train.setup(resolve.resolve(base_config))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from zoo import errors
+from zoo.config import resolve
 from zoo.data import Dataset, Split
 from zoo.data import splits
 from zoo import train
@@ -74,7 +75,7 @@ def test_fraction_that_holds_out_nothing_is_a_config_error():
 
 
 def test_setup_carves_validation(base_config):
-  s = train.setup(base_config)
+  s = train.setup(resolve.resolve(base_config))
   ds = s.dataset
   assert ds.validation is not None
   total = len(ds.train) + len(ds.validation)
@@ -91,6 +92,6 @@ def test_setup_keeps_a_source_validation_split(base_config, monkeypatch):
       validation=Split(np.zeros((7, 8, 8, 1), np.float32),
                        np.zeros(7, np.int32)))
   monkeypatch.setattr(train.build.data, "load", lambda cfg, seed: own)
-  s = train.setup(base_config)
+  s = train.setup(resolve.resolve(base_config))
   assert len(s.dataset.validation) == 7
   assert len(s.dataset.train) == 128

@@ -14,17 +14,16 @@ model is rebuilt from the config saved with the checkpoint, re-importing
 """
 
 import dataclasses
-import functools
 from typing import Any, Callable, Optional
 
 import haiku as hk
 import jax
-import ml_collections
 import numpy as np
 
 from zoo import checkpoint
-from zoo.config import serialize
 from zoo import errors
+from zoo.config import resolve
+from zoo.config.spec import Members, RunSpec
 from zoo.models import user_modules
 from zoo.data import apply_preprocessing
 from zoo.train import build
@@ -35,7 +34,7 @@ from zoo.train.state import TrainState
 @dataclasses.dataclass(frozen=True)
 class Predictor:
   """Maps a batch `[b, *input_shape]` to class probabilities `[b, classes]`."""
-  config: ml_collections.ConfigDict  # The config the model was trained with.
+  spec: RunSpec  # The config the model was trained with, resolved.
   step: int  # The checkpoint's step.
   input_shape: tuple[int, ...]
   num_classes: int
@@ -45,7 +44,7 @@ class Predictor:
   path: str  # The checkpoint directory.
   preprocessing: Optional[dict[str, Any]]  # Fitted on train, if any.
   # The members whose probabilities are averaged (`seed`, `learning_rate`);
-  # params and model_state are member-stacked when there are several.
+  # params and model_state are member-stacked ([K, ...], K = 1 included).
   members: tuple[dict[str, Any], ...]
   _probabilities: Callable[..., jax.Array] = dataclasses.field(repr=False)
 
@@ -78,22 +77,20 @@ class Predictor:
 
 
 def build_from_meta(meta: dict[str, Any]):
-  """The config, forward and a state shaped like the checkpoint's (zeros, to
+  """The spec, forward and a state shaped like the checkpoint's (zeros, to
   restore into) that a checkpoint's meta describes."""
-  config = serialize.from_jsonable(meta["config"])
-  user_modules.import_user_modules(config.model.module)
+  spec = resolve.resolve(meta["config"])
+  user_modules.import_user_modules(spec.model.module)
   data = meta["dataset"]
   forward, optimizer = build.model_and_optimizer(
-      config, data["num_classes"], data.get("steps_per_epoch", 1))
-  members = ensemble.Members.from_config(config)
+      spec, data["num_classes"], data.get("steps_per_epoch", 1))
   # Only the structure, shapes and dtypes matter: trace, don't compute.
-  abstract = jax.eval_shape(functools.partial(
-      build.initial_state, forward, optimizer, tuple(data["input_shape"]),
-      members, build.precision(config)))
+  abstract = build.abstract_state(spec, forward, optimizer,
+                                  data["input_shape"])
   fresh = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype),
                        abstract._replace(rng=None))
-  keys = ensemble.stack([jax.random.key(0)] * members.size)
-  return config, forward, fresh._replace(rng=keys)
+  keys = ensemble.stack([jax.random.key(0)] * spec.members.size)
+  return spec, forward, fresh._replace(rng=keys)
 
 
 def load(workdir: str, step: Optional[int] = None,
@@ -113,7 +110,7 @@ def load(workdir: str, step: Optional[int] = None,
   built = {}
 
   def make_like(meta: dict[str, Any]) -> TrainState:
-    built["config"], built["forward"], fresh = build_from_meta(meta)
+    built["spec"], built["forward"], fresh = build_from_meta(meta)
     return fresh
 
   if step is None:
@@ -128,40 +125,40 @@ def load(workdir: str, step: Optional[int] = None,
   ckpt.close()
   forward, data = built["forward"], restored.meta["dataset"]
 
-  config = built["config"]
-  members = ensemble.Members.from_config(config)
+  spec = built["spec"]
+  members = spec.members
   state = jax.device_put(restored.state)
-  k = members.size
+  weights, k = (state.params, state.model_state), members.size
   if member is not None:
     if not 0 <= member < k:
       raise errors.ConfigError(
           f"member={member} is not a member of {restored.path}: it holds "
           f"{k} (0 .. {k - 1}).")
-    state, k = ensemble.member(state, member, k), 1
+    weights = ensemble.member(weights, member, k)
+    weights, k = ensemble.stack([weights]), 1  # Member-stacked, K = 1.
   return Predictor(
-      config=config, step=restored.step,
+      spec=spec, step=restored.step,
       input_shape=tuple(data["input_shape"]),
       num_classes=data["num_classes"],
       class_names=tuple(data.get("class_names", ())),
-      params=state.params, model_state=state.model_state,
+      params=weights[0], model_state=weights[1],
       path=restored.path, preprocessing=data.get("preprocessing"),
-      members=_describe(members, member, config),
+      members=_describe(members, member, spec.optimizer.learning_rate),
       _probabilities=_mean_probabilities(forward, k))
 
 
-def _describe(members: ensemble.Members, member: Optional[int],
-              config: ml_collections.ConfigDict
+def _describe(members: Members, member: Optional[int], default_rate: float
              ) -> tuple[dict[str, Any], ...]:
   """`{'seed', 'learning_rate'}` of each member kept."""
   out = tuple({"seed": s, "learning_rate": r} for s, r in zip(
-      members.seeds, members.rates(config.optimizer.learning_rate)))
+      members.seeds, members.rates(default_rate)))
   return out if member is None else (out[member],)
 
 
 def _mean_probabilities(forward: hk.TransformedWithState,
                         num_members: int) -> Callable[..., jax.Array]:
   """`(params, model_state, x) -> [b, classes]`: the members' mean softmax
-  (member-stacked params; one member: its own softmax)."""
+  (member-stacked params)."""
 
   def one(params, model_state, x):
     logits, _ = forward.apply(params, model_state, None, x,
@@ -169,8 +166,7 @@ def _mean_probabilities(forward: hk.TransformedWithState,
     return jax.nn.softmax(logits, axis=-1)
 
   def probabilities(params, model_state, x):
-    probs = ensemble.map_members(one, num_members, (0, 0, None), 0)(
-        params, model_state, x)
-    return ensemble.with_axis(probs, num_members).mean(axis=0)
+    return ensemble.map_members(one, num_members, (0, 0, None), 0)(
+        params, model_state, x).mean(axis=0)
 
   return jax.jit(probabilities)

@@ -20,13 +20,13 @@ from typing import Any, Optional
 
 from absl import logging
 import jax
-import ml_collections
 
 from zoo import checkpoint
 from zoo import errors
 from zoo.checkpoint import process_sync
 from zoo.config import resume_rules
 from zoo.config import serialize
+from zoo.config.spec import RunShape, RunSpec
 from zoo.runtime import files
 from zoo.runtime import parallel
 from zoo.train import divergence
@@ -36,13 +36,14 @@ from zoo.train import signals
 from zoo.train.build import Setup
 
 
-def dataset_facts(dataset: Any, steps_per_epoch: int) -> dict[str, Any]:
+def dataset_facts(dataset: Any, shape: RunShape) -> dict[str, Any]:
   """What a checkpoint records about its data (JSON values)."""
   return {"name": dataset.name, "input_shape": list(dataset.input_shape),
           "num_classes": dataset.num_classes,
           "class_names": list(dataset.class_names),
           "num_train_examples": len(dataset.train),
-          "steps_per_epoch": steps_per_epoch,
+          "batch_size": shape.batch_size,
+          "steps_per_epoch": shape.steps_per_epoch,
           "preprocessing": dataset.preprocessing}
 
 
@@ -62,11 +63,10 @@ def check_dataset(saved: dict[str, Any], now: dict[str, Any],
 class CheckpointHook(hooks_lib.Hook):
   """Resumes from and saves to WORKDIR/checkpoints."""
 
-  def __init__(self, workdir: str, config: ml_collections.ConfigDict,
-               read_only: bool = False):
-    self.workdir, self.config = workdir, config
+  def __init__(self, workdir: str, spec: RunSpec, read_only: bool = False):
+    self.workdir, self.spec = workdir, spec
     self.checkpointer = checkpoint.Checkpointer(
-        workdir, keep=config.checkpoint.keep, read_only=read_only)
+        workdir, keep=spec.checkpoint.keep, read_only=read_only)
     self.last_saved: Optional[int] = None
     self._last_time = time.monotonic()
     self._due = False  # every_steps passed in the epoch's last chunk.
@@ -78,11 +78,12 @@ class CheckpointHook(hooks_lib.Hook):
     process gets process 0's result (the others with an empty `meta`).
     """
     fresh = checkpoint.host_copy(setup.state)
-    facts = dataset_facts(setup.dataset, setup.steps_per_epoch)
+    facts = dataset_facts(setup.dataset, setup.shape)
 
     def make_like(meta: dict[str, Any]) -> Any:
       where = self.checkpointer.path(meta["step"])
-      resume_rules.check_resumable(meta.get("config", {}), self.config, where)
+      resume_rules.check_resumable(meta.get("config", {}), self.spec.config,
+                                   where)
       check_dataset(meta.get("dataset", {}), facts, where)
       return fresh
 
@@ -101,9 +102,9 @@ class CheckpointHook(hooks_lib.Hook):
     """
     restored = self.restore(setup)
     if files.is_writer():
-      serialize.save(self.workdir, self.config)
+      serialize.save(self.workdir, self.spec.config)
     if restored is None:
-      return loop.start(setup, self.config)
+      return loop.start(setup)
     meta = restored.meta
     if meta:  # Process 0.
       self._log_changes(meta["config"])
@@ -111,23 +112,23 @@ class CheckpointHook(hooks_lib.Hook):
     logging.info("resumed from step %d (epoch %d, batch %d of %d) from %s",
                  restored.step, epoch + 1, batch, setup.steps_per_epoch,
                  restored.path)
-    if restored.step >= setup.steps_per_epoch * self.config.train.num_epochs:
+    if restored.step >= setup.steps_per_epoch * self.spec.train.num_epochs:
       logging.info("The run is complete: nothing left to train, evaluating. "
                    "Raise --config.train.num_epochs to train further.")
     setup.state = parallel.replicate(restored.state, setup.devices)
-    return loop.start(setup, self.config, meta)
+    return loop.start(setup, meta)
 
   def _log_changes(self, saved: dict[str, Any]) -> None:
-    changed = resume_rules.changed_fields(saved, self.config)
+    changed = resume_rules.changed_fields(saved, self.spec.config)
     if changed:
       logging.info("Config changes since that checkpoint (allowed): %s",
                    "; ".join(changed))
     saved_epochs = saved["train"]["num_epochs"]
-    if (self.config.optimizer.schedule == "cosine"
-        and saved_epochs != self.config.train.num_epochs):
+    if (self.spec.optimizer.schedule == "cosine"
+        and saved_epochs != self.spec.train.num_epochs):
       logging.warning("The cosine schedule now decays over %d epochs instead "
                       "of %d: the remaining steps follow the new schedule.",
-                      self.config.train.num_epochs, saved_epochs)
+                      self.spec.train.num_epochs, saved_epochs)
 
   def on_train_start(self, progress: loop.Progress) -> None:
     self._last_time = time.monotonic()
@@ -135,7 +136,7 @@ class CheckpointHook(hooks_lib.Hook):
 
   def on_chunk_end(self, progress: loop.Progress,
                    chunk: hooks_lib.Chunk) -> None:
-    due = chunk.crossed(self.config.checkpoint.every_steps)
+    due = chunk.crossed(self.spec.checkpoint.every_steps)
     if chunk.ends_epoch:  # Saved or stopped after the epoch's validation.
       self._due = due
       return
@@ -146,7 +147,7 @@ class CheckpointHook(hooks_lib.Hook):
   def on_epoch_end(self, progress: loop.Progress,
                    epoch: hooks_lib.EpochSummary) -> None:
     self._stop_if_requested(progress)
-    every_epochs = self.config.checkpoint.every_epochs
+    every_epochs = self.spec.checkpoint.every_epochs
     if progress.step >= progress.total_steps:
       self.save(progress)
     elif self._due or (every_epochs and epoch.epoch % every_epochs == 0):
@@ -160,7 +161,7 @@ class CheckpointHook(hooks_lib.Hook):
     write nothing), so no process waits on a decision the others skip.
     """
     since = time.monotonic() - self._last_time
-    if files.is_writer() and since >= self.config.checkpoint.min_interval_s:
+    if files.is_writer() and since >= self.spec.checkpoint.min_interval_s:
       self.save(progress)
 
   def _stop_if_requested(self, progress: loop.Progress) -> None:
@@ -205,8 +206,8 @@ class CheckpointHook(hooks_lib.Hook):
 
   def _meta(self, progress: loop.Progress) -> dict[str, Any]:
     setup = progress.setup
-    return {"config": serialize.to_jsonable(self.config),
-            "dataset": dataset_facts(setup.dataset, setup.steps_per_epoch),
+    return {"config": self.spec.config,
+            "dataset": dataset_facts(setup.dataset, setup.shape),
             "epoch": progress.step // setup.steps_per_epoch,
             "history": progress.history,
             "train_seconds": round(progress.train_seconds, 3),

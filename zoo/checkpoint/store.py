@@ -8,7 +8,9 @@ which is never read (and is removed by the next writer). Each holds
   state  the UNREPLICATED TrainState as a flat dict of host arrays, keyed by
          readable paths ('params.mlp/~/linear_0.w', 'opt_state.0.mu...',
          'step', 'rng'); the typed PRNG key is stored as its key data. Having
-         no device axis, it restores onto any number of devices.
+         no device axis, it restores onto any number of devices. Every leaf
+         but `step` has the leading member axis [K, ...] (format 2; format 1
+         checkpoints of a single run lack it, and `restore` adds it).
   meta   JSON: the step, the config, dataset facts and a sha256 of `state`,
          checked on restore so that a damaged checkpoint is never used.
 """
@@ -33,7 +35,9 @@ if TYPE_CHECKING:  # zoo.train imports this module: no cycle at run time.
 
 SUBDIR = "checkpoints"
 CORRUPT_SUBDIR = "corrupt_checkpoints"
-FORMAT = 1  # Bumped when the layout of `state` or `meta` changes.
+# Bumped when the layout of `state` or `meta` changes. 2: a single run's
+# state has the member axis too (K = 1).
+FORMAT = 2
 
 Flat = dict[str, np.ndarray]
 
@@ -127,6 +131,19 @@ def shape_mismatches(saved: dict[str, Any], fresh: Flat) -> list[str]:
   return out
 
 
+def _without_member_axis(state: "TrainState") -> "TrainState":
+  """Member 0 of a one-member state, as format 1 stored a single run."""
+  return state._replace(**{f: jax.tree.map(lambda x: x[0], getattr(state, f))
+                           for f in state._fields if f != "step"})
+
+
+def _with_member_axis(state: "TrainState") -> "TrainState":
+  """`state` of one run with the leading member axis of size 1."""
+  return state._replace(**{f: jax.tree.map(lambda x: x[None],
+                                           getattr(state, f))
+                           for f in state._fields if f != "step"})
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
   """orbax logs dozens of lines per save; keep the run's log readable."""
@@ -212,9 +229,15 @@ class Checkpointer:
     Raises errors.ConfigError if its arrays differ from `like`'s, and
     CheckpointError if it is damaged.
     """
-    fresh = flatten_state(like)
     try:
       meta = meta if meta is not None else self.read_meta(step)
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._unreadable(step, e) from e
+    single_run_v1 = meta.get("format", 1) < 2 and like.rng.shape[0] == 1
+    if single_run_v1:  # Saved before a single run had the member axis.
+      like = _without_member_axis(like)
+    fresh = flatten_state(like)
+    try:
       with _quiet():
         saved = self.manager.item_metadata(step)["state"]
       diffs = shape_mismatches(dict(saved), fresh)
@@ -238,7 +261,10 @@ class Checkpointer:
     if checksum(flat) != meta.get("checksum"):
       raise CheckpointError(f"{self.path(step)} is damaged: its arrays do "
                             "not match the checksum written with them.")
-    return Restored(step, unflatten_state(flat, like), meta, self.path(step))
+    state = unflatten_state(flat, like)
+    if single_run_v1:
+      state = _with_member_axis(state)
+    return Restored(step, state, meta, self.path(step))
 
   def restore_latest(
       self, make_like: Callable[[dict[str, Any]], "TrainState"],

@@ -12,9 +12,12 @@ from zoo.runtime import files
 CONFIG_FILE = "config.json"
 
 
-def to_jsonable(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """The config as plain JSON values (tuples become lists)."""
-  return json.loads(json.dumps(config.to_dict(), default=files.jsonable))
+def to_jsonable(config: Any) -> dict[str, Any]:
+  """The config (a ConfigDict or a dict) as plain JSON values (tuples
+  become lists)."""
+  if isinstance(config, ml_collections.ConfigDict):
+    config = config.to_dict()
+  return json.loads(json.dumps(config, default=files.jsonable))
 
 
 def from_jsonable(d: dict[str, Any]) -> ml_collections.ConfigDict:
@@ -33,7 +36,7 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
   return out
 
 
-def save(workdir: str, config: ml_collections.ConfigDict) -> str:
+def save(workdir: str, config: Any) -> str:
   """Writes WORKDIR/config.json atomically; returns its path."""
   path = os.path.join(workdir, CONFIG_FILE)
   files.write_json(path, to_jsonable(config), sort_keys=True)

@@ -1,4 +1,4 @@
-"""Datasets behind one `load(data_config, seed)`.
+"""Datasets behind one `load(data_spec)`.
 
 `data.name` picks the source:
   mnist          MNIST; from IDX files in `data.dir` if set, else TensorFlow
@@ -21,10 +21,10 @@ import functools
 from typing import Any, Callable, Optional
 
 from absl import logging
-import ml_collections
 import numpy as np
 
 from zoo import errors
+from zoo.config.spec import DataSpec
 from zoo.data import csv_table
 from zoo.data import image_normalization
 from zoo.data import splits
@@ -38,7 +38,7 @@ from zoo.data.idx import IDX_SETS, load_idx_dir
 __all__ = ["Dataset", "Split", "apply_preprocessing", "eval_batches",
            "list_datasets", "load"]
 
-Source = Callable[[ml_collections.ConfigDict, int], Dataset]
+Source = Callable[[DataSpec, int], Dataset]
 
 # How to get a dataset when TFDS has not prepared it and we are offline.
 _HOW_TO_GET = {
@@ -50,7 +50,7 @@ _HOW_TO_GET["cifar10"] = (
     "from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
 
 
-def _load_tfds(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
+def _load_tfds(cfg: DataSpec, seed: int) -> Dataset:
   how_to_get = _HOW_TO_GET.get(cfg.name, (
       f"copy a TFDS data dir in which {cfg.name} is prepared and pass it as "
       "--config.data.tfds_data_dir=DIR"))
@@ -59,7 +59,7 @@ def _load_tfds(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
       how_to_get, cfg.test_fraction, seed)
 
 
-def _load_mnist(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
+def _load_mnist(cfg: DataSpec, seed: int) -> Dataset:
   if cfg.dir:
     return load_idx_dir(cfg.dir, "mnist")
   try:
@@ -77,11 +77,11 @@ def _load_mnist(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
 
 
 def _load_local_or_tfds(local: Callable[[str], Dataset],
-                        cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
+                        cfg: DataSpec, seed: int) -> Dataset:
   return local(cfg.dir) if cfg.dir else _load_tfds(cfg, seed)
 
 
-def _load_tfds_only(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
+def _load_tfds_only(cfg: DataSpec, seed: int) -> Dataset:
   if cfg.dir:
     raise errors.ConfigError(
         f"config.data.dir={cfg.dir!r} is read only for "
@@ -91,7 +91,7 @@ def _load_tfds_only(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
   return _load_tfds(cfg, seed)
 
 
-def _load_digits(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
+def _load_digits(cfg: DataSpec, seed: int) -> Dataset:
   return load_digits(seed, cfg.test_fraction)
 
 
@@ -129,12 +129,14 @@ def _source(name: str) -> Source:
       "image-classification dataset (e.g. kmnist, svhn_cropped).")
 
 
-def load(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
-  """Loads the dataset named by `cfg.name` into host memory.
+def load(cfg: DataSpec) -> Dataset:
+  """Loads the dataset named by `cfg.name` into host memory; splits it
+  (where the source has no split of its own) from `cfg.split_seed`.
 
   With `cfg.image_normalization` other than 'none', the validation split is
   carved here (as the loop would) so the statistics see the train split only.
   """
+  seed = cfg.split_seed
   dataset = _source(cfg.name)(cfg, seed)
   if cfg.image_normalization == "none":
     return dataset

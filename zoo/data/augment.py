@@ -10,7 +10,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-NAMES = ("crop", "flip")
+from zoo.config import spec
+
+NAMES = spec.AUGMENTATIONS  # Listed once, in the field table.
 # Mixed into the seed so the augmentation draws are independent of the
 # model's keys and of the data order.
 _AUGMENT_STREAM = 0xA06

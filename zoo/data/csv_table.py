@@ -23,10 +23,10 @@ import os
 from typing import Any, Sequence
 
 from absl import logging
-import ml_collections
 import numpy as np
 
 from zoo import errors
+from zoo.config.spec import DataSpec
 from zoo.data.dataset import Dataset, Split
 from zoo.data import splits
 from zoo.data.splits import stratified_split
@@ -212,7 +212,7 @@ def standardize(inputs: np.ndarray,
   return ((inputs - mean) / std).astype(np.float32)
 
 
-def load_csv(cfg: ml_collections.ConfigDict, seed: int) -> Dataset:
+def load_csv(cfg: DataSpec, seed: int) -> Dataset:
   """The `data.name='csv'` source (see the module docstring)."""
   path = _check_config(cfg)
   table = read_table(path, cfg.label_column, tuple(cfg.feature_columns),
@@ -249,7 +249,7 @@ def _dropped_warning(table: Table, path: str) -> tuple[str, ...]:
   return (warning,)
 
 
-def _check_config(cfg: ml_collections.ConfigDict) -> str:
+def _check_config(cfg: DataSpec) -> str:
   if not isinstance(cfg.path, str) or not cfg.path:
     raise errors.ConfigError(
         "data.name='csv' needs config.data.path: the CSV file to read. Set "
@@ -262,16 +262,12 @@ def _check_config(cfg: ml_collections.ConfigDict) -> str:
     raise errors.ConfigError(
         f"config.data.feature_columns={tuple(cfg.feature_columns)!r} must be "
         "column names, e.g. --config.data.feature_columns='(\"ram\", \"pc\")'.")
-  for field in ("drop_missing", "standardize"):
-    if not isinstance(cfg[field], bool):
-      raise errors.ConfigError(
-          f"config.data.{field}={cfg[field]!r} must be True or False.")
   return cfg.path
 
 
 def _preprocessing(train_features: np.ndarray, table: Table,
                    class_names: tuple[str, ...],
-                   cfg: ml_collections.ConfigDict, path: str) -> dict[str, Any]:
+                   cfg: DataSpec, path: str) -> dict[str, Any]:
   """What predicting on new rows needs: columns, scaling, label mapping."""
   num_features = train_features.shape[1]
   mean, std = np.zeros(num_features), np.ones(num_features)

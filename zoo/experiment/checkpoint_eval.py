@@ -13,12 +13,11 @@ import os
 from typing import Any, Optional
 
 from absl import logging
-import ml_collections
 
 from zoo import checkpoint
 from zoo import report
 from zoo.checkpoint import hook as checkpoint_hook
-from zoo.config import validation
+from zoo.config import resolve
 from zoo.experiment import results as results_lib
 from zoo.experiment import workdir as workdir_lib
 from zoo.report import metrics
@@ -31,19 +30,19 @@ from zoo.train import build
 
 
 def evaluate_checkpoint(
-    config: ml_collections.ConfigDict, workdir: str,
+    config: resolve.Config, workdir: str,
     cluster: Optional[distributed.Cluster] = None) -> dict[str, Any]:
   """Evaluates the latest checkpoint in `workdir`; returns the results."""
-  validation.validate(config)
-  distributed.initialize(config, cluster)
+  spec = resolve.resolve(config)
+  distributed.initialize(spec, cluster)
   if files.is_writer() and checkpoint_hook.latest_step(workdir) is None:
     raise checkpoint.CheckpointError(
         f"No checkpoint in {checkpoint.checkpoint_dir(workdir)} to evaluate. "
         "Train first: python launch.py --config=... --workdir=" + workdir)
   with workdir_lib.lock(workdir, enabled=files.is_writer()), \
       distributed.collective_errors():
-    setup = build.setup(config)
-    hook = checkpoint_hook.CheckpointHook(workdir, config, read_only=True)
+    setup = build.setup(spec)
+    hook = checkpoint_hook.CheckpointHook(workdir, spec, read_only=True)
     try:
       restored = hook.restore(setup)
     finally:
@@ -56,11 +55,11 @@ def evaluate_checkpoint(
     logging.info("Evaluating %s (step %d, saved on %s device(s)) on %d "
                  "device(s).", restored.path, restored.step,
                  restored.meta.get("num_devices", "?"), len(setup.devices))
-    progress = loop.start(setup, config, restored.meta)
+    progress = loop.start(setup, restored.meta)
     progress.test = evaluation.evaluate(setup, progress.state,
                                         setup.dataset.test,
-                                        config.train.eval_batch_size, "test")
-    end_hooks = report.end_of_run_hooks(config, workdir)
+                                        spec.train.eval_batch_size, "test")
+    end_hooks = report.end_of_run_hooks(spec, workdir)
     try:
       for hook in end_hooks:
         hook.on_train_end(progress, progress.test)
@@ -69,7 +68,7 @@ def evaluate_checkpoint(
     jsonl = os.path.join(workdir, metrics.METRICS_FILE)
     if os.path.isfile(jsonl):  # Written by the training run.
       progress.files.setdefault("metrics", jsonl)
-    results = results_lib.build(config, progress)
+    results = results_lib.build(progress)
     results.update(mode="eval", checkpoint=restored.path)
     if files.is_writer():
       files.write_json(os.path.join(workdir, results_lib.RESULTS_FILE),

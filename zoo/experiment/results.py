@@ -7,7 +7,6 @@ import chex
 import haiku as hk
 import jax
 import jmp
-import ml_collections
 import numpy as np
 import optax
 
@@ -20,20 +19,19 @@ from zoo.train.state import num_params
 RESULTS_FILE = "results.json"
 
 
-def build(config: ml_collections.ConfigDict,
-          progress: Progress) -> dict[str, Any]:
+def build(progress: Progress) -> dict[str, Any]:
   """The results of the run `progress` describes, after its test evaluation.
 
   Training facts (time, history, the best validation epoch) cover every
   piece of a resumed run; the test fields are `progress.test`'s.
   """
-  setup, test = progress.setup, progress.test
+  setup, test, spec = progress.setup, progress.test, progress.spec
   ds = setup.dataset
   last = progress.history[-1] if progress.history else {}
   best = progress.best_epoch() or {}
   state = parallel.unreplicate(progress.state)
   results = {
-      "model": config.model.name,
+      "model": spec.model.name,
       "dataset": ds.name,
       "dataset_source": ds.source,
       "num_devices": len(setup.devices),
@@ -42,7 +40,10 @@ def build(config: ml_collections.ConfigDict,
       "device_kind": setup.devices[0].device_kind,
       "host_cpu_count": os.cpu_count(),
       # Compute precision; params and checkpoints are float32 regardless.
-      "precision": config.train.precision,
+      "precision": spec.train.precision,
+      # The global batch trained with (a full-batch run's: the training set
+      # rounded down to a multiple of the device count).
+      "batch_size": setup.shape.batch_size,
       "test_accuracy": test["accuracy"],
       "test_loss": test["loss"],
       "num_test_examples": test["count"],
@@ -61,14 +62,14 @@ def build(config: ml_collections.ConfigDict,
       "steps": progress.step,
       "num_params": num_params(ensemble.member(state.params, 0,
                                                setup.members.size)),
-      "seed": config.seed,
+      "seed": spec.seed,
       "warnings": list(ds.warnings),
       "versions": {"jax": jax.__version__, "haiku": hk.__version__,
                    "optax": optax.__version__, "chex": chex.__version__,
                    "jmp": jmp.__version__},
-      "config": config.to_dict(),
+      "config": spec.config,
   }
-  results.update(member_fields(config, progress))
+  results.update(member_fields(progress))
   results.update(classification.report_fields(
       ds.test.labels, test["predictions"], ds.class_names))
   if progress.files:
@@ -76,8 +77,7 @@ def build(config: ml_collections.ConfigDict,
   return results
 
 
-def member_fields(config: ml_collections.ConfigDict,
-                  progress: Progress) -> dict[str, Any]:
+def member_fields(progress: Progress) -> dict[str, Any]:
   """The ensemble's results (a single run: one member).
 
   `members`: per member `seed`, `learning_rate`, `test_accuracy`,
@@ -87,7 +87,7 @@ def member_fields(config: ml_collections.ConfigDict,
   `ensemble_test_loss` of the averaged probabilities.
   """
   members, test = progress.setup.members, progress.test
-  rates = members.rates(config.optimizer.learning_rate)
+  rates = members.rates(progress.spec.optimizer.learning_rate)
   rows = []
   for i, (seed, rate) in enumerate(zip(members.seeds, rates)):
     best = _best_epoch(progress.history, i)

@@ -6,11 +6,11 @@ import time
 from typing import Any, Optional, Sequence
 
 from absl import logging
-import ml_collections
 
 from zoo import report
 from zoo.checkpoint import hook as checkpoint_hook
-from zoo.config import validation
+from zoo.config import resolve
+from zoo.config.spec import RunSpec
 from zoo.experiment import results as results_lib
 from zoo.experiment import workdir as workdir_lib
 from zoo.runtime import distributed
@@ -26,7 +26,7 @@ from zoo.runtime import parallel
 
 
 def train_and_evaluate(
-    config: ml_collections.ConfigDict, workdir: str,
+    config: resolve.Config, workdir: str,
     extra_hooks: Sequence[hooks_lib.Hook] = (),
     cluster: Optional[distributed.Cluster] = None) -> dict[str, Any]:
   """Trains (resuming from workdir's latest checkpoint), evaluates on the
@@ -37,18 +37,19 @@ def train_and_evaluate(
   flags); None runs alone unless JAX detects a cluster.
   """
   t_start = time.perf_counter()
-  validation.validate(config)
-  distributed.initialize(config, cluster)
+  spec = resolve.resolve(config)
+  distributed.initialize(spec, cluster)
   if files.is_writer():  # The one process that writes there.
     workdir_lib.check_writable(workdir)
   with workdir_lib.lock(workdir, enabled=files.is_writer()), \
-      distributed.collective_errors(), ensemble.out_of_memory_hint(config):
-    setup = build.setup(config)
-    _log_start(config, setup)
+      distributed.collective_errors(), \
+      ensemble.out_of_memory_hint(spec.members):
+    setup = build.setup(spec)
+    _log_start(spec, setup)
     if setup.dataset.preprocessing is not None and files.is_writer():
       files.write_json(os.path.join(workdir, "preprocessing.json"),
                        setup.dataset.preprocessing)
-    checkpoints = checkpoint_hook.CheckpointHook(workdir, config)
+    checkpoints = checkpoint_hook.CheckpointHook(workdir, spec)
     try:
       progress = checkpoints.resume(setup)
     except BaseException:
@@ -56,11 +57,11 @@ def train_and_evaluate(
       raise
     progress.started_at = t_start
     hooks = [divergence.NonFiniteGuard(checkpoints.describe_last),
-             *report.build_hooks(config, workdir, setup.steps_per_epoch),
+             *report.build_hooks(spec, setup.shape, workdir),
              *extra_hooks, checkpoints]  # Checkpoints last: after the others.
     with signals.stop_on_signals():
-      progress = loop.train(setup, config, hooks, progress)
-    results = results_lib.build(config, progress)
+      progress = loop.train(setup, hooks, progress)
+    results = results_lib.build(progress)
     if files.is_writer():  # Multi-host: only process 0 writes files.
       files.write_json(os.path.join(workdir, results_lib.RESULTS_FILE),
                        results)
@@ -71,13 +72,12 @@ def train_and_evaluate(
   return results
 
 
-def _log_start(config: ml_collections.ConfigDict,
-               setup: build.Setup) -> None:
+def _log_start(spec: RunSpec, setup: build.Setup) -> None:
   ds = setup.dataset
   num_val = len(ds.validation) if ds.validation is not None else 0
   logging.info("Model %s (%s parameters) on %s: %d train / %d validation / "
                "%d test examples of shape %s, %d classes; %d %s device(s).",
-               config.model.name,
+               spec.model.name,
                f"{num_params(_first_member(setup)):,}",
                ds.name, len(ds.train), num_val, len(ds.test), ds.input_shape,
                ds.num_classes, len(setup.devices), setup.devices[0].platform)

@@ -22,8 +22,7 @@ import haiku as hk
 import jmp
 
 from zoo import errors
-
-PRECISIONS = ("float32", "bfloat16", "float16")
+from zoo.config.spec import PRECISIONS  # Listed once, in the field table.
 
 # Normalisation layers compute in float32 under every policy (their
 # statistics lose too much in 8 mantissa bits), as in Haiku's ImageNet

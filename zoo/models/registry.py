@@ -17,7 +17,6 @@ from typing import Any, Callable, NoReturn, TypeVar
 
 import haiku as hk
 import jax
-import ml_collections
 
 from zoo import errors
 from zoo.models import precision as precision_lib
@@ -153,15 +152,6 @@ def _checked_call(name: str, model: Any, x: jax.Array, is_training: bool,
     _break_contract(name, f"for x of shape {tuple(x.shape)} it returned "
                     f"{got}, not [batch, num_classes] = {expected}.")
   return logits
-
-
-def hyperparameters(model_config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """The selected model's kwargs: `config.model.<name>`, or {} if absent."""
-  section = model_config.get(model_config.name)
-  if section is None:
-    return {}
-  kwargs = section.to_dict() if hasattr(section, "to_dict") else dict(section)
-  return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
 
 
 def build_forward(name: str, num_classes: int, kwargs: dict[str, Any],

@@ -12,8 +12,7 @@ numbers. `format_summary` is the end-of-run screen; `compare_runs` the table
 of runs.
 """
 
-import ml_collections
-
+from zoo.config.spec import RunShape, RunSpec
 from zoo.report.classification import ClassificationHook
 from zoo.report.compare import compare_runs
 from zoo.report.metrics import MetricsWriter
@@ -29,29 +28,29 @@ __all__ = ["ClassificationHook", "MetricsTracker", "MetricsWriter",
            "end_of_run_hooks", "format_summary"]
 
 
-def build_hooks(config: ml_collections.ConfigDict, workdir: str,
-                steps_per_epoch: int) -> list[hooks.Hook]:
+def build_hooks(spec: RunSpec, shape: RunShape,
+                workdir: str) -> list[hooks.Hook]:
   """The report hooks of a training run, in the order they must run (the
   tracker first: the others read its records)."""
-  cfg = config.report
-  rate = learning_rate_fn(config.optimizer,
-                          steps_per_epoch * config.train.num_epochs,
+  steps_per_epoch = shape.steps_per_epoch
+  rate = learning_rate_fn(spec.optimizer,
+                          steps_per_epoch * spec.train.num_epochs,
                           steps_per_epoch)
-  if config.ensemble.learning_rates:  # One rate per member: none to record.
+  if spec.members.rate_as_state:  # One rate per member: none to record.
     rate = lambda count: None  # noqa: E731
-  tracker = MetricsTracker(config.train.log_every_steps,
-                           config.train.batch_size, rate)
+  tracker = MetricsTracker(spec.train.log_every_steps, shape.batch_size,
+                           rate)
   out: list[hooks.Hook] = [tracker]
-  if cfg.progress_bar:
-    out.append(ProgressHook(config.train.batch_size))
-  out.append(MetricsWriter(tracker, workdir, tensorboard=cfg.tensorboard))
-  return out + end_of_run_hooks(config, workdir)
+  if spec.report.progress_bar:
+    out.append(ProgressHook(shape.batch_size))
+  out.append(MetricsWriter(tracker, workdir,
+                           tensorboard=spec.report.tensorboard))
+  return out + end_of_run_hooks(spec, workdir)
 
 
-def end_of_run_hooks(config: ml_collections.ConfigDict,
-                     workdir: str) -> list[hooks.Hook]:
+def end_of_run_hooks(spec: RunSpec, workdir: str) -> list[hooks.Hook]:
   """The hooks that write the test split's outputs (also after --mode=eval)."""
   out: list[hooks.Hook] = [ClassificationHook(workdir)]
-  if config.report.plots:
+  if spec.report.plots:
     out.append(PlotsHook(workdir))
   return out

@@ -61,7 +61,7 @@ class ClassificationHook(hooks.Hook):
     text, _ = classification_report(ds.test.labels, test["predictions"],
                                     ds.class_names)
     path = os.path.join(self.workdir, REPORT_FILE)
-    header = (f"{progress.config.model.name} on {ds.name}: test split, "
+    header = (f"{progress.spec.model.name} on {ds.name}: test split, "
               f"{len(ds.test)} examples\n\n")
     files.write_text(path, header + text)
     progress.files["classification_report"] = path

@@ -129,7 +129,7 @@ class PlotsHook(hooks.Hook):
     if not files.is_writer():
       return
     ds = progress.setup.dataset
-    name = f"{progress.config.model.name} on {ds.name}"
+    name = f"{progress.spec.model.name} on {ds.name}"
     if progress.history:
       path = os.path.join(self.workdir, CURVES_FILE)
       best = progress.best_epoch()

@@ -2,12 +2,11 @@
 
 from typing import Callable, Optional
 
-import ml_collections
-
+from zoo.config.spec import OptimizerSpec
 from zoo.train import optim
 
 
-def learning_rate_fn(cfg: ml_collections.ConfigDict, total_steps: int,
+def learning_rate_fn(cfg: OptimizerSpec, total_steps: int,
                      steps_per_epoch: Optional[int] = None
                      ) -> Callable[[int], float]:
   """Returns `rate(count)`: the rate of update number `count` (0-based).

@@ -27,7 +27,8 @@ def format_summary(results: dict[str, Any], workdir: str) -> str:
       ("devices", f"{results['num_devices']} x {results['platform']}"
                   + _precision(results)),
       ("epochs", f"{train_cfg.get('num_epochs', '?')} ({results['steps']:,} "
-                 f"steps of batch {train_cfg.get('batch_size', '?')})"),
+                 f"steps of batch "
+                 f"{results.get('batch_size', train_cfg.get('batch_size', '?'))})"),
       ("validation", validation),
       ("test", _test_line(results)),
       ("time", f"{results['train_seconds']:.1f} s training"

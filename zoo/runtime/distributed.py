@@ -21,6 +21,7 @@ Nothing waits forever:
 """
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import json
@@ -29,16 +30,16 @@ import socket
 import sys
 import threading
 import time
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 import zlib
 
 from absl import logging
 import jax
 from jax.experimental import multihost_utils
-import ml_collections
 import numpy as np
 
 from zoo import errors
+from zoo.config.spec import RunSpec
 from zoo.runtime import jax_private
 
 # JAX's own join timeout is longer than ours, so that ours (with its clearer
@@ -112,11 +113,10 @@ class Cluster:
   process_id: Optional[int] = None
 
 
-def initialize(config: ml_collections.ConfigDict,
-               cluster: Optional[Cluster] = None) -> bool:
+def initialize(spec: RunSpec, cluster: Optional[Cluster] = None) -> bool:
   """Joins the other processes of the run; returns whether there are any.
 
-  Call before anything touches a JAX device, with a validated config. A
+  Call before anything touches a JAX device, with the run's spec. A
   no-op (False) for a single-process run. Only process 0 keeps logging at
   INFO level.
   """
@@ -126,7 +126,7 @@ def initialize(config: ml_collections.ConfigDict,
   if not requested(coordinator_address, num_processes, process_id):
     return False
   check_flags(coordinator_address, num_processes, process_id)
-  cfg = config.distributed
+  cfg = spec.distributed
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   why = functools.partial(
       _join_failure, cfg.initialization_timeout_s,
@@ -148,17 +148,17 @@ def initialize(config: ml_collections.ConfigDict,
                jax.local_device_count())
   if jax.process_index() != 0:
     logging.set_verbosity(logging.WARNING)  # Process 0 logs for the run.
-  check_same_config(config)
+  check_same_config(spec.config)
   return True
 
 
-def check_same_config(config: ml_collections.ConfigDict) -> None:
+def check_same_config(config: dict[str, Any]) -> None:
   """Raises ConfigError on every process unless all run the same config.
 
   Data paths may differ between machines; everything else must match, or the
   processes would step out of lockstep and wait on each other.
   """
-  fields = config.to_dict()
+  fields = copy.deepcopy(config)
   for path_field in DATA_PATH_FIELDS:
     fields.get("data", {}).pop(path_field, None)
   text = json.dumps(fields, sort_keys=True, default=str)

@@ -44,8 +44,8 @@ class BatchSource(Protocol):
     """`(shared, per_member)`: device arrays for batches `start .. start +
     num_steps - 1` of `epoch`, each leaf with a leading axis over this
     process's devices; `per_member` leaves are member-stacked after it
-    (`[devices, K, ...]` for K > 1, see zoo/train/ensemble.py) unless
-    the members share batches."""
+    (`[devices, K, ...]`, see zoo/train/ensemble.py) unless the members
+    share batches."""
 
   def batch(self, args: Any, start: jax.Array, i: jax.Array,
             step: jax.Array) -> Batch:
@@ -167,8 +167,7 @@ def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
           out_axes=(ensemble.STATE_AXES, 0), unrolled=unrolled_members)
 
     def body(state, i):
-      state, metrics = step_all(state, per_member, i)
-      return state, ensemble.with_axis(metrics, num_members)
+      return step_all(state, per_member, i)
 
     return jax.lax.scan(body, state, jnp.arange(num_steps, dtype=jnp.int32),
                         unroll=unroll)

@@ -38,7 +38,7 @@ def diverged_message(progress: Any, what: str, step: int, epoch: int,
                      describe_checkpoint: Optional[Callable[[], str]] = None
                      ) -> str:
   """`Training diverged at step ...`, what was found, and the fix."""
-  lr = progress.config.optimizer.learning_rate
+  lr = progress.spec.optimizer.learning_rate
   kept = describe_checkpoint() if describe_checkpoint else ""
   return (f"Training diverged at step {step} (epoch {epoch + 1}/"
           f"{progress.num_epochs}): {what}, so the run stopped. {kept}Lower "

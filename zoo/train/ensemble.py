@@ -9,14 +9,13 @@ augmentation keys from seed + s exactly as a single run with
 to the float rounding of batched kernels); `shared_data_order` gives every
 member the data order and augmentation of `seed`.
 
-Layout. Member-stacked values (the train state, per-member batch arguments)
-carry a leading member axis `[K, ...]` when K > 1. A single run (K = 1)
-keeps the layout it always had, without that axis, so its state, its
-checkpoints and its numbers are bit-identical to those of a single run
-before ensembles existed. `map_members` hides the difference: it vmaps a
-per-member function for K > 1 and calls it as is for K = 1; `with_axis`
-then gives per-member outputs (metrics) their axis for every K, so host
-code always sees `[K]`. The step counter is shared (not stacked).
+Layout. Member-stacked values (the train state, per-member batch arguments,
+per-member outputs) carry a leading member axis `[K, ...]`, K = 1 included.
+`map_members` is the one place that knows K = 1: it runs one member's
+function on member 0 and stacks its outputs (the arithmetic of a plain
+single run, bit for bit), vmaps it for K > 1, or unrolls the members. The
+step counter is shared (not stacked). Checkpoints written before this layout
+(a single run without the axis) are read by zoo/checkpoint/store.py.
 """
 
 import contextlib
@@ -26,10 +25,10 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from zoo import errors
+from zoo.config.spec import Members
 from zoo.train.state import TrainState
 
 # vmap axes of a member-stacked TrainState: every leaf but the shared step.
@@ -37,63 +36,20 @@ STATE_AXES = TrainState(params=0, model_state=0, opt_state=0, step=None,
                         rng=0, loss_scale=0)
 
 
-@dataclasses.dataclass(frozen=True)
-class Members:
-  """Who the K members are, in member order.
-
-  seeds: each member's init and step-key seed; data_seeds: the seed of its
-  data order and augmentation; learning_rates: its peak rate, or None for
-  all when the rate is `optimizer.learning_rate` (a compiled constant).
-  """
-  seeds: tuple[int, ...]
-  data_seeds: tuple[int, ...]
-  learning_rates: Optional[tuple[float, ...]] = None
-
-  @property
-  def size(self) -> int:
-    return len(self.seeds)
-
-  def rates(self, default: float) -> tuple[float, ...]:
-    """Each member's peak learning rate (`default`: the config's
-    `optimizer.learning_rate`, where the members do not set their own)."""
-    return self.learning_rates or (default,) * self.size
-
-  @property
-  def rate_as_state(self) -> bool:
-    """Whether each member's rate lives in its optimizer state."""
-    return self.learning_rates is not None
-
-  @classmethod
-  def from_config(cls, config: ml_collections.ConfigDict) -> "Members":
-    """The members of `config` (one, for configs saved before ensembles)."""
-    cfg = config.get("ensemble") or {}
-    size, rates = cfg.get("size", 1), tuple(cfg.get("learning_rates", ()))
-    shared = cfg.get("shared_data_order", False)
-    pairs = [(config.seed + s, r) for s in range(size)
-             for r in (rates or (None,))]
-    return cls(seeds=tuple(s for s, _ in pairs),
-               data_seeds=tuple(config.seed if shared else s
-                                for s, _ in pairs),
-               learning_rates=tuple(r for _, r in pairs) if rates else None)
-
-
 def map_members(fn: Callable[..., Any], num_members: int, in_axes: Any,
                 out_axes: Any, unrolled: bool = False) -> Callable[..., Any]:
   """`fn` (of one member) over all members: `jax.vmap(fn, in_axes,
-  out_axes)` for K > 1; `fn` itself for K = 1 (no member axis anywhere).
-
-  `unrolled=True` calls `fn` once per member instead, in the traced
-  program, and stacks the outputs as vmap would: XLA:CPU runs a vmapped
-  convolution (a grouped one) 2-3x slower than K plain ones. In/out axes
+  out_axes)`, or, with `unrolled=True` and for K = 1, `fn` called once per
+  member in the traced program with its outputs stacked as vmap would
+  stack them (K = 1: the single run's own arithmetic; XLA:CPU runs a
+  vmapped convolution, a grouped one, 2-3x slower than K plain ones). In/out axes
   are 0 (member-stacked) or None (shared) per argument or per field of a
   NamedTuple such as `STATE_AXES`; a shared output is member 0's.
 
   Inside a pmapped function, collectives over the pmap axis in `fn` act per
   member (a BatchNorm's cross-device statistics, the gradient's pmean).
   """
-  if num_members == 1:
-    return fn
-  if not unrolled:
+  if num_members > 1 and not unrolled:
     return jax.vmap(fn, in_axes=in_axes, out_axes=out_axes)
 
   def each(*args):
@@ -127,19 +83,9 @@ def _stack_outputs(outs: list[Any], axes: Any) -> Any:
       parts)
 
 
-def with_axis(tree: Any, num_members: int) -> Any:
-  """Per-member outputs of `map_members` with their member axis `[K, ...]`
-  for every K (a single member's get one of size 1)."""
-  if num_members > 1:
-    return tree
-  return jax.tree.map(lambda x: x[None], tree)
-
-
 def stack(trees: Sequence[Any]) -> Any:
-  """Member-stacked: `trees[0]` for one member, else leaves stacked on a
-  new leading axis (numpy leaves stay numpy)."""
-  if len(trees) == 1:
-    return trees[0]
+  """Leaves of `trees` stacked on a new leading member axis (numpy leaves
+  stay numpy)."""
   return jax.tree.map(lambda *xs: (np.stack(xs) if isinstance(
       xs[0], np.ndarray) else jnp.stack(xs)), *trees)
 
@@ -149,8 +95,6 @@ def member(tree: Any, i: int, num_members: int) -> Any:
   step stays as it is)."""
   if not 0 <= i < num_members:
     raise IndexError(f"member {i} of {num_members}")
-  if num_members == 1:
-    return tree
   take = lambda t: jax.tree.map(lambda x: x[i], t)  # noqa: E731
   if isinstance(tree, TrainState):
     return tree._replace(**{f: take(getattr(tree, f)) for f in tree._fields
@@ -181,13 +125,13 @@ def init_members(init: Callable[[jax.Array], TrainState], members: Members,
 
 
 @contextlib.contextmanager
-def out_of_memory_hint(config: ml_collections.ConfigDict) -> Iterator[None]:
+def out_of_memory_hint(members: Members) -> Iterator[None]:
   """Re-raises a device out-of-memory error of an ensemble (K > 1) as a
   one-line ConfigError naming `ensemble.size`."""
   try:
     yield
   except Exception as e:  # pylint: disable=broad-except
-    k = Members.from_config(config).size
+    k = members.size
     text = str(e)
     if k == 1 or not ("RESOURCE_EXHAUSTED" in text
                       or "out of memory" in text.lower()):
@@ -233,8 +177,6 @@ def check_fits(num_members: int, init: Callable[[jax.Array], TrainState],
   (one is `init(key)`'s, of which only the shapes are traced) times
   `STEP_MEMORY_FACTOR` exceed the device's memory, naming `ensemble.size`,
   one member's need and the device's memory."""
-  if num_members == 1:
-    return
   member_state_bytes = sum(
       x.size * x.dtype.itemsize
       for x in jax.tree.leaves(jax.eval_shape(init, jax.random.key(0)))

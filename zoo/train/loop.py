@@ -1,8 +1,8 @@
 """The training loop: epochs of chunks, validation at each epoch's end, the
 test split at the end, with hooks around them (zoo/train/hooks.py).
 
-    s = setup(config)
-    progress = train(s, config, hooks)   # progress.test: the test evaluation
+    s = setup(spec)
+    progress = train(s, hooks)   # progress.test: the test evaluation
 
 A run resumed from a checkpoint starts at `s.state`'s step, with the
 history and training time of its earlier pieces (`Progress.resumed`).
@@ -14,9 +14,9 @@ from typing import Any, Optional, Sequence
 
 from absl import logging
 import jax
-import ml_collections
 import numpy as np
 
+from zoo.config.spec import RunSpec
 from zoo.train import hooks as hooks_lib
 from zoo.train.evaluation import evaluate
 from zoo.train.build import Setup
@@ -28,7 +28,7 @@ class Progress:
   """Where the run is; what hooks see.
 
   Attributes:
-    setup, config: the run's.
+    setup: the run's (`spec`: its config).
     state: the train state, replicated on the devices, at `step`.
     step: steps taken (all pieces of the run); epoch: the current epoch
       (0-based).
@@ -44,7 +44,6 @@ class Progress:
     test: the test evaluation, set before on_train_end.
   """
   setup: Setup
-  config: ml_collections.ConfigDict
   state: TrainState
   step: int
   epoch: int = 0
@@ -65,8 +64,12 @@ class Progress:
     return self.setup.steps_per_epoch * self.num_epochs
 
   @property
+  def spec(self) -> RunSpec:
+    return self.setup.spec
+
+  @property
   def num_epochs(self) -> int:
-    return self.config.train.num_epochs
+    return self.spec.train.num_epochs
 
   @property
   def train_seconds(self) -> float:
@@ -87,7 +90,7 @@ class Progress:
     return max(scored, key=lambda h: (h["validation_accuracy"], -h["epoch"]))
 
 
-def start(setup: Setup, config: ml_collections.ConfigDict,
+def start(setup: Setup,
           earlier: Optional[dict[str, Any]] = None) -> Progress:
   """The progress of a run about to train from `setup.state`.
 
@@ -96,37 +99,37 @@ def start(setup: Setup, config: ml_collections.ConfigDict,
   """
   earlier = earlier or {}
   step = int(jax.device_get(setup.state.step)[0])  # Replicated: [devices].
-  return Progress(setup=setup, config=config, state=setup.state, step=step,
+  return Progress(setup=setup, state=setup.state, step=step,
                   initial_step=step, epoch=step // setup.steps_per_epoch,
                   history=[dict(h) for h in earlier.get("history", ())],
                   train_seconds_before=earlier.get("train_seconds", 0.0),
                   seconds_to_first_step=earlier.get("seconds_to_first_step"))
 
 
-def train(setup: Setup, config: ml_collections.ConfigDict,
-          hooks: Sequence[hooks_lib.Hook] = (),
+def train(setup: Setup, hooks: Sequence[hooks_lib.Hook] = (),
           progress: Optional[Progress] = None) -> Progress:
-  """Trains from `progress` (default: `start(setup, config)`) to the last
+  """Trains from `progress` (default: `start(setup)`) to the last
   epoch, evaluating validation after each epoch and test at the end.
 
   Every hook's `close()` runs at the end, whether training finished, failed
   or stopped on a signal (then a failing close() is logged, and the error
   that stopped the run is the one raised).
   """
-  progress = progress or start(setup, config)
+  progress = progress or start(setup)
+  num_epochs = setup.spec.train.num_epochs
   try:
     for hook in hooks:
       hook.on_train_start(progress)
     progress.training_started_at = time.perf_counter()
     first_epoch, first_batch = divmod(progress.step, setup.steps_per_epoch)
-    if first_epoch >= config.train.num_epochs:  # Finished: nothing to add.
+    if first_epoch >= num_epochs:  # Finished: nothing to add.
       progress.training_ended_at = progress.training_started_at
-    for epoch in range(first_epoch, config.train.num_epochs):
+    for epoch in range(first_epoch, num_epochs):
       progress.epoch = epoch
       _train_epoch(progress, hooks, first_batch if epoch == first_epoch else 0)
     progress.state = jax.block_until_ready(progress.state)
     progress.test = evaluate(setup, progress.state, setup.dataset.test,
-                             config.train.eval_batch_size, "test")
+                             setup.spec.train.eval_batch_size, "test")
     for hook in hooks:
       hook.on_train_end(progress, progress.test)
   except BaseException:
@@ -195,7 +198,7 @@ def _train_epoch(progress: Progress, hooks: Sequence[hooks_lib.Hook],
   seconds = time.perf_counter() - t_epoch
   validation = setup.dataset.validation
   val = (evaluate(setup, progress.state, validation,
-                  progress.config.train.eval_batch_size, "validation")
+                  progress.spec.train.eval_batch_size, "validation")
          if validation is not None else {})
   summary = hooks_lib.EpochSummary(
       epoch=progress.epoch + 1, step=progress.step,

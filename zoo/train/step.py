@@ -160,7 +160,7 @@ def make_members_eval_step(
   `sums`: `loss_sum` and `correct` `[K]` (per member), `count`, and the
   ensemble's `ensemble_loss_sum` and `ensemble_correct` (the averaged
   probabilities), over the whole global batch. `predictions` `[b]`: the
-  ensemble's classes (a single member's own argmax, as `make_eval_step`).
+  ensemble's classes (the argmax of the averaged probabilities).
   """
 
   def eval_step(state: TrainState, batch: Batch):
@@ -169,11 +169,10 @@ def make_members_eval_step(
         lambda s: eval_outputs(forward, s, batch, num_classes), num_members,
         in_axes=(ensemble.STATE_AXES,), out_axes=0,
         unrolled=unrolled_members)(state)
-    sums, logits = ensemble.with_axis((sums, logits), num_members)
     # log of the mean probability over members: [b, num_classes].
     log_probs = (jax.nn.logsumexp(jax.nn.log_softmax(logits), axis=0)
                  - jnp.log(num_members))
-    predictions = jnp.argmax(logits[0] if num_members == 1 else log_probs, -1)
+    predictions = jnp.argmax(log_probs, -1)
     mask, labels = batch["mask"], batch["labels"]
     nll = -jnp.take_along_axis(log_probs, labels[:, None], -1)[:, 0]
     sums = {"loss_sum": sums["loss_sum"], "correct": sums["correct"],
