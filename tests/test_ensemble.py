@@ -195,13 +195,13 @@ def test_out_of_memory_of_an_ensemble_names_its_size(base_config):
   oom = RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to "
                      "allocate 123 bytes.\nmore detail")
   with pytest.raises(zoo.ConfigError) as e:
-    with ensemble.out_of_memory_hint(base_config):
+    with ensemble.out_of_memory_hint(resolve.resolve(base_config).members):
       raise oom
   assert "config.ensemble.size=8" in str(e.value) and "\n" not in str(e.value)
   assert "--config.ensemble.size=4" in str(e.value)
   base_config.ensemble.size = 1  # A single run's error stays as it is.
   with pytest.raises(RuntimeError, match="RESOURCE_EXHAUSTED"):
-    with ensemble.out_of_memory_hint(base_config):
+    with ensemble.out_of_memory_hint(resolve.resolve(base_config).members):
       raise oom
 
 
@@ -275,16 +275,21 @@ def test_an_ensemble_too_large_for_the_device_stops_first(base_config,
   train.setup(resolve.resolve(base_config))
 
 
-def test_unrolled_members_never_get_a_one_step_chunk():
+def test_unrolled_chunks_never_get_a_one_step_chunk():
   """35 steps per epoch (mnist-5k's) in chunks of 2 would leave one step,
-  a 20x slower program for a CNN on CPU: it joins the chunk before it."""
+  a 20x slower program for a CNN on CPU: it joins the chunk before it, for
+  unrolled members and unrolled single runs alike."""
   runner = chunks.ChunkRunner(None, None, jax.devices()[:1], 0,
                               steps_per_epoch=35, steps_per_call=50,
                               num_members=8)
   assert runner.chunk_sizes(0) == [2] * 16 + [3]
   single = chunks.ChunkRunner(None, None, jax.devices()[:1], 0,
                               steps_per_epoch=35, steps_per_call=50)
-  assert single.chunk_sizes(0) == [7] * 5  # Single runs: as before.
+  assert single.chunk_sizes(0) == [7] * 5  # 35 splits evenly.
+  fashion = chunks.ChunkRunner(None, None, jax.devices()[:1], 0,
+                               steps_per_epoch=421, steps_per_call=200)
+  assert fashion.chunk_sizes(0) == [10] * 41 + [11]  # Unrolled: no 1-step
+  # tail for a single run either (a prime epoch, Fashion-MNIST's).
 
 
 def test_skipped_steps_count_every_member():

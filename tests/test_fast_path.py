@@ -117,6 +117,27 @@ def test_chunk_lengths_and_sizes():
   assert chunk_plan.chunk_sizes(0, 1, 2, min_size=2) == [1]
 
 
+@pytest.mark.parametrize("unroll,members,sizes", [
+    (0, 1, [10] * 41 + [11]),  # Unrolled CNN: no 1-step tail (20x slower).
+    (0, 4, [2] * 209 + [3]),  # Unrolled members: the same rule.
+    (1, 1, [200, 200, 21]),  # A loop: any length compiles alike.
+])
+def test_unrolled_chunks_fold_a_one_step_epoch_tail(unroll, members, sizes):
+  """Fashion-MNIST's 421 steps per epoch (a prime) at the recipes'
+  steps_per_call=200: a remainder shorter than min_chunk joins the chunk
+  before it wherever chunks are fully unrolled."""
+  plan = chunk_plan.plan(steps_per_epoch=421, steps_per_call=200,
+                         unroll=unroll, num_members=members)
+  got = chunk_plan.chunk_sizes(0, 421, plan.steps_per_call, plan.min_chunk)
+  assert got == sizes and sum(got) == 421
+  assert plan.min_chunk == (chunk_plan.MIN_UNROLLED_STEPS if unroll == 0
+                            else 1)
+  # Asked for 1 step per call, an unrolled run still gets exactly that.
+  one = chunk_plan.plan(421, 1, unroll=unroll, num_members=members)
+  assert chunk_plan.chunk_sizes(0, 421, one.steps_per_call,
+                                one.min_chunk) == [1] * 421
+
+
 def test_epoch_order_is_a_permutation_of_the_seed_and_epoch():
   perm = data.batching.device_epoch_permutation
   devices = jax.local_devices()
@@ -151,6 +172,7 @@ def test_two_device_chunks_finish(tmp_path):
       chex.set_n_cpu_devices(2)
       from configs import default
       from zoo import train
+      from zoo.config import resolve
       config = default.get_config()
       config.data.name = "digits"
       config.train.batch_size = 32

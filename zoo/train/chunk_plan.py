@@ -13,13 +13,16 @@ import jax.numpy as jnp
 # 6.7 % faster than 5 (medians of 5 interleaved runs, 3,590 vs 3,364 ex/s,
 # README "Performance"), so chunks of unrolled steps hold at most 10.
 MAX_UNROLLED_STEPS = 10
+# Nor fewer than 2 where the epoch allows: a fully unrolled chunk of one CNN
+# step ran 20x slower (XLA:CPU kept its weight-gradient convolutions in a
+# slow layout), so a 1-step epoch tail (Fashion-MNIST's 421 steps in 10s)
+# joins the chunk before it.
+MIN_UNROLLED_STEPS = 2
 # An ensemble of a convolutional model on CPU: vmapped members run grouped
 # convolutions, 2-3x slower on XLA:CPU than plain ones, so up to this many
 # members are unrolled (one step per member in the chunk; more would compile
-# too long), in chunks of at least 2 steps: a chunk of one CNN step ran 20x
-# slower (XLA kept its weight-gradient convolutions in a slow layout).
+# too long), in chunks of at least `MIN_UNROLLED_STEPS` steps.
 MAX_UNROLLED_MEMBERS = 16
-MIN_UNROLLED_MEMBER_STEPS = 2
 
 
 def unrolls_members(unroll: int, num_members: int) -> bool:
@@ -31,8 +34,9 @@ def unrolls_members(unroll: int, num_members: int) -> bool:
 class Plan(NamedTuple):
   """How an epoch's steps are cut: chunks of `steps_per_call` steps (a
   shorter one may end the epoch, never below `min_chunk` where the epoch has
-  that many); `unrolled_members`: an ensemble's members run one by one
-  inside each step instead of vmapped."""
+  that many: a shorter remainder joins the chunk before it);
+  `unrolled_members`: an ensemble's members run one by one inside each step
+  instead of vmapped."""
   steps_per_call: int
   min_chunk: int
   unrolled_members: bool
@@ -43,14 +47,16 @@ def plan(steps_per_epoch: int, steps_per_call: int, unroll: int,
   """The chunks for `steps_per_call` (the config's limit) and `unroll`
   (`choose_unroll`'s, 0 = fully unrolled): unrolled chunks hold at most
   `MAX_UNROLLED_STEPS` steps, `MAX_UNROLLED_STEPS // K` with K unrolled
-  members (at least `MIN_UNROLLED_MEMBER_STEPS`, never a 1-step chunk)."""
+  members (at least `MIN_UNROLLED_STEPS`), and no unrolled chunk is shorter
+  than `MIN_UNROLLED_STEPS` (unless `steps_per_call` asks for less, e.g. 1
+  step per call): an epoch's short tail joins the chunk before it."""
   unrolled_members = unrolls_members(unroll, num_members)
   if unrolled_members:
     steps_per_call = min(steps_per_call, max(
-        MIN_UNROLLED_MEMBER_STEPS, MAX_UNROLLED_STEPS // num_members))
+        MIN_UNROLLED_STEPS, MAX_UNROLLED_STEPS // num_members))
   elif unroll == 0:
     steps_per_call = min(steps_per_call, MAX_UNROLLED_STEPS)
-  min_chunk = MIN_UNROLLED_MEMBER_STEPS if unrolled_members else 1
+  min_chunk = min(MIN_UNROLLED_STEPS, steps_per_call) if unroll == 0 else 1
   return Plan(chunk_length(steps_per_epoch, steps_per_call, min_chunk),
               min_chunk, unrolled_members)
 
