@@ -203,8 +203,13 @@ def _train_or_eval(config, workdir: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
-  # JAX logs its plugin search and cache writes at INFO: noise here.
-  std_logging.getLogger("jax").setLevel(std_logging.WARNING)
+  # JAX logs its plugin search and cache writes at INFO: noise here. Set
+  # after `import jax` (no backend starts), which applies JAX_LOGGING_LEVEL;
+  # a level set by the user there wins.
+  import jax  # pylint: disable=g-import-not-at-top
+  if "JAX_LOGGING_LEVEL" not in os.environ:
+    std_logging.getLogger("jax").setLevel(std_logging.WARNING)
+  del jax
   if len(argv) > 1 and not _COMPARE.value:
     _fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
   # First, before anything touches a JAX device: the backends read XLA_FLAGS
