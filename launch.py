@@ -43,8 +43,9 @@ _COMPARE = flags.DEFINE_bool(
     "arguments side by side and exit: --compare runs/mlp runs/cnn.")
 _XLA_DEFAULTS = flags.DEFINE_bool(
     "xla_defaults", True, "Put the zoo's measured XLA:CPU flags "
-    "(zoo/xla_flags.py, README 'Performance') before your own XLA_FLAGS, "
-    "which still win flag by flag. --noxla_defaults: XLA_FLAGS as given.")
+    "(zoo/runtime/xla_flags.py, README 'Performance') before your own "
+    "XLA_FLAGS, which still win flag by flag. --noxla_defaults: XLA_FLAGS as "
+    "given.")
 _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", None, "On CPU, split the host into this many JAX "
     "devices (data-parallel pmap over them). Default: 1 (faster here, see "
@@ -202,13 +203,17 @@ def _train_or_eval(config, workdir: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
-  # JAX logs its search for TPU/GPU plugins at INFO; it is noise on CPU.
-  std_logging.getLogger("jax._src.xla_bridge").setLevel(std_logging.WARNING)
-  std_logging.getLogger("jax._src.compilation_cache").setLevel(
-      std_logging.WARNING)
+  # JAX logs its plugin search and cache writes at INFO: noise here. Set
+  # after `import jax` (no backend starts), which applies JAX_LOGGING_LEVEL;
+  # a level set by the user there wins.
+  import jax  # pylint: disable=g-import-not-at-top
+  if "JAX_LOGGING_LEVEL" not in os.environ:
+    std_logging.getLogger("jax").setLevel(std_logging.WARNING)
+  del jax
   if len(argv) > 1 and not _COMPARE.value:
     _fail(f"unexpected arguments {argv[1:]}; flags look like --name=value.")
-  # Before anything initialises JAX's backends (they read XLA_FLAGS once).
+  # First, before anything touches a JAX device: the backends read XLA_FLAGS
+  # once, when they start (the contract in zoo/runtime/xla_flags.py).
   from zoo.runtime import xla_flags  # pylint: disable=g-import-not-at-top
   xla_flags.apply(_XLA_DEFAULTS.value, _CPU_DEVICES.value)
   import zoo  # pylint: disable=g-import-not-at-top  (after flag parsing)

@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from zoo.runtime import xla_flags  # noqa: E402  (imports jax; no backend yet)
+from zoo.runtime import xla_flags  # noqa: E402  (starts no backend)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from zoo.runtime import xla_flags  # noqa: E402  (imports jax; no backend yet)
+from zoo.runtime import xla_flags  # noqa: E402  (starts no backend)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,7 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--report_hooks", action="store_true",
                  help="Also run the hooks of a real run (log, metrics, bar).")
   p.add_argument("--no_xla_defaults", action="store_true",
-                 help="Do not add zoo.runtime.xla_flags.CPU_FLAGS to XLA_FLAGS.")
+                 help="Do not add zoo.runtime.xla_flags.cpu_flags() to "
+                 "XLA_FLAGS.")
   p.add_argument("--cache_dir", default="",
                  help="config.train.compilation_cache_dir ('' = off).")
   p.add_argument("--time_to_accuracy", type=float, default=None)

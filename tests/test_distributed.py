@@ -246,20 +246,55 @@ def test_when_a_run_is_multi_process(monkeypatch):
 
 
 CLUSTER_VARS = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS",
-                "SLURM_PROCID", "SLURM_LOCALID", "OMPI_MCA_orte_hnp_uri",
-                "KUBERNETES_SERVICE_HOST", "TPU_WORKER_HOSTNAMES")
+                "SLURM_PROCID", "SLURM_LOCALID", "OMPI_COMM_WORLD_SIZE",
+                "TPU_PROCESS_ADDRESSES", "TPU_WORKER_HOSTNAMES",
+                "KUBERNETES_SERVICE_HOST", "JOB_COMPLETION_INDEX")
 
 
-def test_cluster_detected_reads_jax_auto_detection(monkeypatch):
+@pytest.mark.parametrize("env,found", [
+    ({}, None),
+    (dict(SLURM_JOB_ID="7", SLURM_STEP_NODELIST="n[1-2]", SLURM_NTASKS="2",
+          SLURM_PROCID="1", SLURM_LOCALID="0"), "Slurm (SLURM_NTASKS=2)"),
+    (dict(SLURM_JOB_ID="7", SLURM_STEP_NODELIST="n1", SLURM_NTASKS="1",
+          SLURM_PROCID="0", SLURM_LOCALID="0"), None),  # A one-task job.
+    (dict(SLURM_JOB_ID="7", SLURM_NTASKS="4"), None),  # salloc's shell.
+    (dict(OMPI_COMM_WORLD_SIZE="4"), "Open MPI (OMPI_COMM_WORLD_SIZE=4)"),
+    (dict(OMPI_COMM_WORLD_SIZE="1"), None),
+    (dict(TPU_WORKER_HOSTNAMES="h0,h1"), "Cloud TPU on GKE (2 hosts)"),
+    (dict(TPU_WORKER_HOSTNAMES="h0"), None),
+    (dict(KUBERNETES_SERVICE_HOST="10.0.0.1"), None),  # Any pod has it.
+    (dict(KUBERNETES_SERVICE_HOST="10.0.0.1", JOB_COMPLETION_INDEX="0"),
+     "a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)"),
+])
+def test_cluster_environment_from_the_launchers_variables(env, found,
+                                                          monkeypatch):
   for name in CLUSTER_VARS:
     monkeypatch.delenv(name, raising=False)
-  assert not distributed.cluster_detected()
-  for name, value in zip(CLUSTER_VARS[:5], ("7", "node1", "2", "0", "0")):
-    monkeypatch.setenv(name, value)  # What Slurm sets for each task.
-  assert distributed.cluster_detected()
-  from jax._src import clusters  # pylint: disable=g-import-not-at-top
-  monkeypatch.delattr(clusters.ClusterEnv, "_cluster_types")
-  assert not distributed.cluster_detected()  # JAX moved it: no detection.
+  for name, value in env.items():
+    monkeypatch.setenv(name, value)
+  assert distributed.cluster_environment() == found
+  assert distributed.cluster_detected() == (found is not None)
+  assert distributed.requested(None, None, None) == (found is not None)
+
+
+def test_a_cluster_jax_cannot_complete_names_the_flags(tmp_path):
+  """mpirun without Open MPI's ORTE URI (Open MPI 5): JAX's auto-detection
+  finds no coordinator; its error comes with the zoo's fix."""
+  launch = [str(REPO / "launch.py"), "--config=configs/logistic.py",
+            "--config.data.name=digits", f"--workdir={tmp_path / 'run'}"]
+  env = {k: v for k, v in os.environ.items()
+         if k not in CLUSTER_VARS and k != "OMPI_MCA_orte_hnp_uri"}
+  out = subprocess.run([sys.executable, *launch], cwd=REPO, timeout=TIMEOUT_S,
+                       capture_output=True, text=True, check=False,
+                       env={**env, "OMPI_COMM_WORLD_SIZE": "2"})
+  assert out.returncode == 2, out.stderr[-3000:]
+  error = out.stderr.strip().splitlines()[-1]
+  assert error.startswith("error: cannot start the multi-process run: "), error
+  assert "coordinator_address" in error  # JAX's own reason, then the fix.
+  assert "Open MPI (OMPI_COMM_WORLD_SIZE=2)" in error
+  assert "--coordinator_address=HOST:PORT" in error
+  assert "--num_processes=1" in error
+  assert not (tmp_path / "run").exists()
 
 
 def test_single_process_initialize_is_a_no_op(base_config, monkeypatch):

@@ -1,6 +1,7 @@
 """XLA flags set before JAX starts, and the persistent compilation cache."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +12,6 @@ import jax.numpy as jnp
 import pytest
 
 from zoo.runtime import compile_cache
-from zoo.runtime import jax_private
 from zoo.runtime import xla_flags
 
 from conftest import REPO
@@ -27,11 +27,16 @@ def _child(code: str, env: dict[str, str]) -> str:
 
 def test_user_flags_come_last_and_win():
   flags = xla_flags.with_default_flags("--xla_foo=1")
-  assert flags.split() == [*xla_flags.CPU_FLAGS, "--xla_foo=1"]
+  assert flags.split() == [*xla_flags.cpu_flags(), "--xla_foo=1"]
   assert xla_flags.with_default_flags("", defaults=False) == ""
-  with pytest.raises(RuntimeError, match="before JAX initialises"):
-    jax.devices()  # This process's backends exist.
-    xla_flags.apply()
+
+
+def test_cpu_devices_too_late_fail_by_jax_own_check(monkeypatch):
+  monkeypatch.setenv("XLA_FLAGS", "")
+  jax.devices()  # This process's backends exist.
+  with pytest.raises(RuntimeError, match="before backends are initialized"):
+    xla_flags.apply(cpu_devices=jax.device_count() + 1)
+  assert not os.environ["XLA_FLAGS"]  # Left as it was.
 
 
 @pytest.mark.parametrize("user_flags,cpu_devices,expected", [
@@ -48,7 +53,42 @@ def test_apply_before_jax_starts(user_flags, cpu_devices, expected):
   """
   out = _child(code, {"XLA_FLAGS": user_flags}).split()
   assert int(out[0]) == expected
-  assert out[1:1 + len(xla_flags.CPU_FLAGS)] == list(xla_flags.CPU_FLAGS)
+  flags = xla_flags.cpu_flags()
+  assert flags and out[1:1 + len(flags)] == list(flags)
+
+
+def test_the_pinned_jaxlib_accepts_the_table_flags():
+  flags = xla_flags.cpu_flags()
+  assert flags, (f"no row for jaxlib {xla_flags.jaxlib_version()} in "
+                 "xla_flags.CPU_FLAGS_BY_JAXLIB: test its flags, add one")
+  code = """
+      import jax, jax.numpy as jnp
+      ones = jnp.ones((1, 1, 8, 8))  # A convolution: the flag's own path.
+      print(float(jax.lax.conv(ones, jnp.ones((1, 1, 3, 3)), (1, 1),
+                               "SAME").sum()))
+  """
+  for extra, accepted in (("", True), (" --xla_cpu_no_such_flag=1", False)):
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+        text=True, timeout=120, check=False,
+        env={**os.environ, "JAX_PLATFORMS": "cpu",
+             "XLA_FLAGS": " ".join(flags) + extra})
+    if accepted:
+      assert out.returncode == 0, out.stderr[-2000:]
+      assert "Unknown flag" not in out.stderr, out.stderr[-2000:]
+      assert out.stdout.strip() == "484.0"  # 36*9 + 24*6 + 4*4.
+    else:  # The check itself: XLA refuses a flag it does not define.
+      assert out.returncode != 0 and "Unknown flag" in out.stderr
+
+
+def test_an_untested_jaxlib_gets_no_flags(monkeypatch, caplog):
+  monkeypatch.setattr(xla_flags, "cpu_only", lambda platforms=None: True)
+  monkeypatch.setattr(xla_flags, "jaxlib_version", lambda: (99, 1))
+  with caplog.at_level(logging.INFO):
+    assert xla_flags.with_default_flags("--xla_foo=1") == "--xla_foo=1"
+  assert "No zoo XLA:CPU flags for jaxlib 99.1 (tested: 0.10)" in caplog.text
+  assert xla_flags.cpu_flags((99, 1)) == ()
+  assert xla_flags.cpu_flags((0, 10)) == xla_flags.CPU_FLAGS_BY_JAXLIB[0, 10]
 
 
 def test_cpu_flags_only_where_jax_starts_the_cpu_backend_alone(monkeypatch):
@@ -64,17 +104,6 @@ def test_cpu_flags_only_where_jax_starts_the_cpu_backend_alone(monkeypatch):
   assert xla_flags.with_default_flags("--xla_foo=1") == "--xla_foo=1"
 
 
-def test_flags_the_installed_xla_lacks_are_left_out(tmp_path):
-  library = tmp_path / "libfake_xla.so"
-  library.write_bytes(b"\0\0xla_cpu_known_flag\0Some help text.\0")
-  assert xla_flags.known_flags(
-      ["--xla_cpu_known_flag=1", "--xla_cpu_renamed_flag=2"],
-      [str(library)]) == ["--xla_cpu_known_flag=1"]
-  # This jaxlib defines the zoo's flags: they stay on here.
-  assert xla_flags.known_flags(xla_flags.CPU_FLAGS) == list(
-      xla_flags.CPU_FLAGS)
-
-
 def test_a_gpu_launch_gets_no_cpu_flags():
   code = """
       from zoo.runtime import xla_flags
@@ -84,39 +113,23 @@ def test_a_gpu_launch_gets_no_cpu_flags():
   assert out.strip() == repr("--xla_foo=1")
 
 
-def test_backends_initialised_only_after_the_first_device_query():
-  code = """
-      from zoo.runtime import xla_flags
-      import jax, jax.numpy as jnp
-      before = xla_flags.backends_initialised()
-      jnp.zeros(2).block_until_ready()
-      print(before, xla_flags.backends_initialised())
-  """
-  assert _child(code, {}).split() == ["False", "True"]
-
-
-def test_backends_initialised_is_false_if_jax_moves_its_private_api(
-    monkeypatch):
-  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
-  jax.devices()
-  assert jax_private.backends_initialised()
-  monkeypatch.delattr(xla_bridge, "backends_are_initialized")
-  assert not jax_private.backends_initialised()
-
-
 def test_launcher_records_its_xla_flags(mnist_dir, tmp_path):
+  """launch.py applies the flags before JAX starts: --cpu_devices=2 takes
+  (JAX refuses it once its backends exist), and results.json records them."""
   env = {**os.environ, "XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
   cmd = [sys.executable, str(REPO / "launch.py"),
          "--config=configs/logistic.py", f"--config.data.dir={mnist_dir}",
          f"--workdir={tmp_path}", "--config.train.num_epochs=1",
+         "--cpu_devices=2",
          f"--config.train.compilation_cache_dir={tmp_path / 'cache'}",
          "--config.report.plots=False", "--config.report.tensorboard=False"]
   out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                        cwd=REPO, env=env, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
   results = json.loads((tmp_path / "results.json").read_text())
-  assert results["xla_flags"].split() == [*xla_flags.CPU_FLAGS,
+  assert results["xla_flags"].split() == [*xla_flags.cpu_flags(),
                                           "--xla_cpu_enable_fast_math=false"]
+  assert results["num_devices"] == 2
   assert 0 < results["seconds_to_first_step"]
   assert os.listdir(tmp_path / "cache")  # The compiled steps were cached.
 

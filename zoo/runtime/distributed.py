@@ -1,9 +1,11 @@
 """One run over several processes (machines) with JAX's multi-controller runtime.
 
 Every process runs the same command with `--coordinator_address=host:port
---num_processes=N --process_id=i` (or, inside a cluster JAX detects itself --
-Slurm, Open MPI, Cloud TPU, Kubernetes -- with none of them). `initialize`
-joins them with `jax.distributed.initialize` before JAX touches a device;
+--num_processes=N --process_id=i`, or, when a cluster launcher started it
+(`cluster_environment`: Slurm's srun, Open MPI's mpirun, Cloud TPU on GKE, a
+Kubernetes Indexed Job), with none of them: JAX's own auto-detection fills
+them in. Without either, a run is single-process. `initialize` joins the
+processes with `jax.distributed.initialize` before JAX touches a device;
 then `jax.devices()` lists the devices of every process, pmap's collectives
 span them all, and `zoo.runtime.parallel` makes each process feed only its own
 devices. On CPU the cross-process collectives are gloo's.
@@ -40,7 +42,6 @@ import numpy as np
 
 from zoo import errors
 from zoo.config.spec import RunSpec
-from zoo.runtime import jax_private
 
 # JAX's own join timeout is longer than ours, so that ours (with its clearer
 # message) always fires first.
@@ -51,9 +52,54 @@ DATA_PATH_FIELDS = ("dir", "tfds_data_dir", "path")
 _COORDINATOR_LINGER_S = 2.0
 
 
+def _env_int(name: str) -> int:
+  """Environment variable `name` as an integer; 0 if unset or not one."""
+  value = os.environ.get(name, "").strip()
+  return int(value) if value.isdigit() else 0
+
+
+def _env_hosts(*names: str) -> int:
+  """How many comma-separated hosts the first set variable of `names` lists."""
+  for name in names:
+    if name in os.environ:
+      return len([h for h in os.environ[name].split(",") if h.strip()])
+  return 0
+
+
+def cluster_environment() -> Optional[str]:
+  """The cluster launcher that started this process as one of several, as
+  its environment variables say (e.g. 'Slurm (SLURM_NTASKS=4)'), or None.
+
+  These are the environments JAX 0.10.2's `jax.distributed.initialize`
+  auto-detects, recognised by what their launchers set in every process:
+  - Slurm (srun): SLURM_JOB_ID, SLURM_STEP_NODELIST, SLURM_PROCID,
+    SLURM_LOCALID and SLURM_NTASKS > 1;
+  - Open MPI (mpirun): OMPI_COMM_WORLD_SIZE > 1;
+  - Cloud TPU on GKE: over one host in TPU_PROCESS_ADDRESSES (or
+    TPU_WORKER_HOSTNAMES);
+  - Kubernetes Indexed Job: KUBERNETES_SERVICE_HOST and JOB_COMPLETION_INDEX.
+  A one-task job is single-process. Not recognised, so give the three
+  flags: a multi-host Cloud TPU VM slice (JAX asks its metadata server, not
+  the environment) and mpi4py (opt-in in JAX).
+  """
+  slurm = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_PROCID",
+           "SLURM_LOCALID")
+  if all(v in os.environ for v in slurm) and _env_int("SLURM_NTASKS") > 1:
+    return f"Slurm (SLURM_NTASKS={_env_int('SLURM_NTASKS')})"
+  if _env_int("OMPI_COMM_WORLD_SIZE") > 1:
+    return f"Open MPI (OMPI_COMM_WORLD_SIZE={_env_int('OMPI_COMM_WORLD_SIZE')})"
+  hosts = _env_hosts("TPU_PROCESS_ADDRESSES", "TPU_WORKER_HOSTNAMES")
+  if hosts > 1:
+    return f"Cloud TPU on GKE ({hosts} hosts)"
+  if ("KUBERNETES_SERVICE_HOST" in os.environ
+      and "JOB_COMPLETION_INDEX" in os.environ):
+    return "a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)"
+  return None
+
+
 def cluster_detected() -> bool:
-  """Whether JAX's own cluster auto-detection recognises this environment."""
-  return jax_private.cluster_detected()
+  """Whether a cluster launcher started this process as one of several."""
+  return cluster_environment() is not None
 
 
 def requested(coordinator_address: Optional[str], num_processes: Optional[int],
@@ -126,30 +172,45 @@ def initialize(spec: RunSpec, cluster: Optional[Cluster] = None) -> bool:
   if not requested(coordinator_address, num_processes, process_id):
     return False
   check_flags(coordinator_address, num_processes, process_id)
-  cfg = spec.distributed
+  timeouts = spec.distributed
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   why = functools.partial(
-      _join_failure, cfg.initialization_timeout_s,
+      _join_failure, timeouts.initialization_timeout_s,
       coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS"),
       num_processes, process_id)
-  with deadline(cfg.initialization_timeout_s, why):
-    try:
+  with deadline(timeouts.initialization_timeout_s, why):
+    try:  # JAX's own auto-detection fills in the flags not given.
       jax.distributed.initialize(
           coordinator_address, num_processes, process_id,
-          initialization_timeout=cfg.initialization_timeout_s + _JAX_GRACE_S,
-          heartbeat_timeout_seconds=cfg.heartbeat_timeout_s)
-    except RuntimeError as e:  # Called twice, or after JAX started.
-      raise errors.DistributedError(
-          f"cannot start the multi-process run: {e} Call "
-          "distributed.initialize first thing in the program.") from e
+          initialization_timeout=timeouts.initialization_timeout_s + _JAX_GRACE_S,
+          heartbeat_timeout_seconds=timeouts.heartbeat_timeout_s)
+    except (RuntimeError, ValueError) as e:
+      raise errors.DistributedError(_start_failure(e, cluster)) from e
   logging.info("Process %d of %d joined the run at %s: %d devices in all, "
                "%d here.", jax.process_index(), jax.process_count(),
-               coordinator_address or "(auto-detected)", jax.device_count(),
-               jax.local_device_count())
+               coordinator_address or
+               f"(auto-detected in {cluster_environment()})",
+               jax.device_count(), jax.local_device_count())
   if jax.process_index() != 0:
     logging.set_verbosity(logging.WARNING)  # Process 0 logs for the run.
   check_same_config(spec.config)
   return True
+
+
+def _start_failure(error: Exception, cluster: Cluster) -> str:
+  """JAX's reason for not starting the run, and the fix."""
+  given = (cluster.coordinator_address, cluster.num_processes,
+           cluster.process_id)
+  if all(x is not None for x in given):  # Not auto-detection: called late.
+    fix = ("Call distributed.initialize once, before anything touches a JAX "
+           "device.")
+  else:
+    fix = (f"JAX's auto-detection in {cluster_environment() or 'this cluster'}"
+           " could not fill in the flags not given: give "
+           "--coordinator_address=HOST:PORT, --num_processes=N and "
+           "--process_id=0..N-1 on every process, or --num_processes=1 to run "
+           "this process alone.")
+  return f"cannot start the multi-process run: {error} {fix}"
 
 
 def check_same_config(config: dict[str, Any]) -> None:

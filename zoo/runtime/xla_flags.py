@@ -1,41 +1,60 @@
-"""XLA settings that must be made before JAX initialises its backends.
+"""XLA flags, set before JAX starts its backends.
 
-Importing jax does not initialise a backend; the first device query or
-computation does, and reads XLA_FLAGS then. `launch.py` and
-benchmarks/throughput.py call `apply` before anything touches a device.
-The flags are the ones measured in README "Performance".
+Contract: call `apply` before anything touches a JAX device. Importing jax
+starts no backend; the first device query or computation does, and reads
+XLA_FLAGS then, once. JAX has no public way to ask whether that has
+happened, so the zoo does not ask: `launch.py` calls `apply` first thing in
+`main`, before it imports the rest of the zoo, and benchmarks/*.py call it
+before their first device query. Flags set later are ignored by the backend
+that already exists (the run is slower, not wrong); a late `cpu_devices`
+fails loudly, by JAX's own check of `jax_num_cpu_devices`.
 
-XLA reads XLA_FLAGS in every backend it starts (the CPU client, and each
-accelerator plugin, which carries its own copy of XLA) and aborts the
-process on a flag it does not define. So `CPU_FLAGS` are added only where
-JAX will start its CPU backend alone (`cpu_only`) and the installed jaxlib
-defines each flag (`known_flags`): a GPU or TPU launch, or a jaxlib that
-renamed an experimental flag, runs without them instead of failing.
+Which flags: `CPU_FLAGS_BY_JAXLIB` holds the flags measured in README
+"Performance", under each jaxlib release line they were tested with
+(tests/test_startup.py starts the pinned jaxlib with them). XLA reads
+XLA_FLAGS in every backend it starts (the CPU client, and each accelerator
+plugin, which carries its own copy of XLA) and aborts the process on a flag
+it does not define. So the flags are added only where JAX will start its
+CPU backend alone (`cpu_only`) and only for a jaxlib in the table: a GPU or
+TPU launch, or an untested jaxlib (logged at INFO), runs without them.
 """
 
-import functools
-import glob
 import importlib.util
-import mmap
+from importlib import metadata
 import os
 import pkgutil
-from importlib import metadata
-from typing import Optional, Sequence
+import re
+from typing import Optional
 
-from zoo.runtime import jax_private
+from absl import logging
 
-# XLA:CPU sends each convolution to a library path that uses about one core;
-# this sends them to XLA's own multi-threaded path instead (about 2x faster
-# CNN training on 2 cores, see README "Performance").
-CPU_FLAGS = (
-    "--xla_cpu_experimental_ynn_fusion_type="
-    "-LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION",
-)
+# jaxlib (major, minor) -> the XLA:CPU flags tested with it. XLA:CPU sends
+# each convolution to a library path that uses about one core; the flag
+# sends them to XLA's own multi-threaded path instead (about 2x faster CNN
+# training on 2 cores, see README "Performance"). Add a row only after
+# tests/test_startup.py passes with that jaxlib.
+CPU_FLAGS_BY_JAXLIB: dict[tuple[int, int], tuple[str, ...]] = {
+    (0, 10): ("--xla_cpu_experimental_ynn_fusion_type="
+              "-LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION",),
+}
 
 
-def backends_initialised() -> bool:
-  """Whether JAX has created its backends (too late to change XLA flags)."""
-  return jax_private.backends_initialised()
+def jaxlib_version() -> Optional[tuple[int, int]]:
+  """The installed jaxlib's (major, minor), e.g. (0, 10); None if unknown."""
+  try:
+    version = metadata.version("jaxlib")
+  except metadata.PackageNotFoundError:
+    return None
+  match = re.match(r"(\d+)\.(\d+)", version)
+  return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def cpu_flags(version: Optional[tuple[int, int]] = None) -> tuple[str, ...]:
+  """The flags tested with jaxlib `version` (default: the installed one);
+  none for a jaxlib not in `CPU_FLAGS_BY_JAXLIB`."""
+  if version is None:
+    version = jaxlib_version()
+  return CPU_FLAGS_BY_JAXLIB.get(version, ())
 
 
 def accelerator_plugins() -> list[str]:
@@ -65,41 +84,18 @@ def cpu_only(platforms: Optional[str] = None) -> bool:
   return not accelerator_plugins()
 
 
-def _jaxlib_libraries() -> tuple[str, ...]:
-  """jaxlib's shared libraries over 1 MiB (those holding XLA itself)."""
-  import jaxlib  # pylint: disable=g-import-not-at-top
-  root = os.path.dirname(jaxlib.__file__)
-  paths = [p for pattern in ("*.so*", "*.dylib", "*.pyd")
-           for p in glob.glob(os.path.join(root, "**", pattern),
-                              recursive=True)]
-  return tuple(sorted(p for p in paths if os.path.getsize(p) > 1 << 20))
-
-
-@functools.lru_cache(maxsize=None)
-def _defined_in(name: str, libraries: tuple[str, ...]) -> bool:
-  """Whether the flag `name` is spelled out in one of `libraries` (XLA
-  registers each flag by its name: a flag it lacks appears nowhere)."""
-  needle = name.encode()
-  for path in libraries:
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0,
-                                          access=mmap.ACCESS_READ) as m:
-      if m.find(needle) >= 0:
-        return True
-  return False
-
-
-def known_flags(flags: Sequence[str],
-                libraries: Optional[Sequence[str]] = None) -> list[str]:
-  """The `flags` ('--name=value') that the installed XLA defines, looked up
-  in `libraries` (default: jaxlib's own, about 0.1 s per flag)."""
-  libraries = tuple(_jaxlib_libraries() if libraries is None else libraries)
-  return [f for f in flags
-          if _defined_in(f.lstrip("-").split("=", 1)[0], libraries)]
-
-
 def default_flags() -> list[str]:
-  """The `CPU_FLAGS` this process can use: none unless `cpu_only()`."""
-  return known_flags(CPU_FLAGS) if cpu_only() else []
+  """The flags of `CPU_FLAGS_BY_JAXLIB` this process can use: none unless
+  `cpu_only()` and the installed jaxlib is in the table."""
+  if not cpu_only():
+    return []
+  version = jaxlib_version()
+  if version not in CPU_FLAGS_BY_JAXLIB:
+    logging.info(
+        "No zoo XLA:CPU flags for jaxlib %s (tested: %s); XLA_FLAGS as given.",
+        ".".join(map(str, version)) if version else "(unknown version)",
+        ", ".join(".".join(map(str, v)) for v in sorted(CPU_FLAGS_BY_JAXLIB)))
+  return list(cpu_flags(version))
 
 
 def with_default_flags(user_flags: str, defaults: bool = True) -> str:
@@ -117,15 +113,14 @@ def with_default_flags(user_flags: str, defaults: bool = True) -> str:
 def apply(defaults: bool = True, cpu_devices: Optional[int] = None) -> str:
   """Sets XLA_FLAGS (and the CPU device count, if given); returns XLA_FLAGS.
 
-  `cpu_devices` splits the host CPU into that many JAX devices, unless
-  the user's XLA_FLAGS already set --xla_force_host_platform_device_count.
-  Raises RuntimeError if JAX's backends already exist.
+  Call before anything touches a JAX device (see the module docstring).
+  `cpu_devices` splits the host CPU into that many JAX devices, unless the
+  user's XLA_FLAGS already set --xla_force_host_platform_device_count; JAX
+  raises RuntimeError if its backends already exist then.
   """
-  if backends_initialised():
-    raise RuntimeError("xla_setup.apply must run before JAX initialises.")
   user = os.environ.get("XLA_FLAGS", "")
-  os.environ["XLA_FLAGS"] = with_default_flags(user, defaults)
   if cpu_devices and "xla_force_host_platform_device_count" not in user:
     import jax  # pylint: disable=g-import-not-at-top
     jax.config.update("jax_num_cpu_devices", cpu_devices)
+  os.environ["XLA_FLAGS"] = with_default_flags(user, defaults)
   return os.environ["XLA_FLAGS"]
