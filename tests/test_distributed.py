@@ -23,6 +23,7 @@ from data_helpers import load_data
 
 import zoo
 from zoo import data
+from zoo.config import resolve
 from zoo.runtime import distributed
 from zoo.runtime import parallel
 
