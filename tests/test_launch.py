@@ -1,11 +1,15 @@
-"""launch.py as a user runs it: real subprocesses, real MNIST files."""
+"""launch.py as a user runs it: real subprocesses, real MNIST files; its
+one-line errors are checked in-process (`launch_here`), a few of them also
+through the real command line."""
 
 import json
 import os
 import pathlib
 import subprocess
 import sys
+from typing import NamedTuple
 
+from absl import flags
 import pytest
 
 from conftest import REPO
@@ -20,6 +24,53 @@ def launch(*args, devices=1, cwd=REPO):
   return subprocess.run([sys.executable, str(REPO / "launch.py"), *args],
                         cwd=cwd, env=env, capture_output=True, text=True,
                         timeout=300, check=False)
+
+
+class Exit(NamedTuple):
+  returncode: int
+  stdout: str
+  stderr: str
+
+
+@pytest.fixture
+def launch_here(monkeypatch, capsys):
+  """Runs launch.py's flag parser and main in this process, as app.run does;
+  returns Exit(returncode, stdout, stderr).
+
+  absl's flags are global: each call starts from unparsed flags and drops
+  the --config.<field> flags its parse defined. Models a user module
+  registers are dropped too, and launch.py's XLA setup is skipped (this
+  process's JAX has started; conftest gave it 2 CPU devices).
+  """
+  import launch  # pylint: disable=g-import-not-at-top
+  from zoo.models import registry  # pylint: disable=g-import-not-at-top
+  from zoo.runtime import xla_flags  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(REPO)
+  monkeypatch.setattr(xla_flags, "apply", lambda *args, **kwargs: "")
+  monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+  defined = set(flags.FLAGS)
+
+  def reset():
+    for name in set(flags.FLAGS) - defined:
+      delattr(flags.FLAGS, name)
+    flags.FLAGS.unparse_flags()
+
+  def run(*args: str) -> Exit:
+    argv = [str(REPO / "launch.py"), *args]
+    monkeypatch.setattr(sys, "argv", argv)  # config_flags reads overrides.
+    capsys.readouterr()
+    try:
+      launch.main(launch._parse_flags(argv))  # pylint: disable=protected-access
+      returncode = 0
+    except SystemExit as e:
+      returncode = e.code
+    finally:
+      reset()
+    out = capsys.readouterr()
+    return Exit(returncode, out.out, out.err)
+
+  yield run
+  reset()
 
 
 def _results(workdir: pathlib.Path) -> dict:
@@ -85,25 +136,43 @@ def test_user_model_from_a_file(tmp_path):
     (["--config.model.module=/no/such/file.py"], "no such file"),
     (["--config.train.batch_size=abc"], "config.train.batch_size"),
 ])
-def test_bad_input_is_one_clear_line_and_exit_2(args, message, tmp_path):
-  proc = launch("--config=configs/mlp.py", f"--workdir={tmp_path}", *args)
+def test_bad_input_is_one_clear_line_and_exit_2(args, message, tmp_path,
+                                                launch_here):
+  proc = launch_here("--config=configs/mlp.py", f"--workdir={tmp_path}",
+                     *args)
   assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
   [line] = proc.stderr.splitlines()
   assert line.startswith("error: ") and message in line
 
 
-def test_batch_not_divisible_by_devices_exits_2(tmp_path):
-  proc = launch("--config=configs/mlp.py", "--config.data.name=digits",
-                "--config.train.batch_size=129", f"--workdir={tmp_path}",
-                devices=2)
+@pytest.mark.parametrize("args,line", [
+    (["--config=configs/nope.py"], "error: cannot load "
+     "--config=configs/nope.py: no such file. Give the path of a config file "
+     "such as configs/mlp.py."),
+    (["--config=configs/mlp.py", "--config.train.batch_sise=3"], "error: "
+     "unknown config field config.train.batch_sise; did you mean "
+     "config.train.batch_size?"),
+], ids=["config_file", "config_field"])
+def test_the_command_line_prints_one_error_line_and_exits_2(args, line,
+                                                            tmp_path):
+  """The real command line, as the in-process tests above cannot show."""
+  proc = launch(*args, f"--workdir={tmp_path}")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr == line + "\n"
+
+
+def test_batch_not_divisible_by_devices_exits_2(tmp_path, launch_here):
+  # In-process: conftest's 2 CPU devices.
+  proc = launch_here("--config=configs/mlp.py", "--config.data.name=digits",
+                     "--config.train.batch_size=129", f"--workdir={tmp_path}")
   assert proc.returncode == 2
   assert "does not divide evenly over the 2 devices" in proc.stderr
 
 
 @pytest.mark.parametrize("overrides", [[], ["--config.train.num_epochs=3"]])
-def test_missing_config_file(tmp_path, overrides):
-  proc = launch("--config=configs/nope.py", f"--workdir={tmp_path}",
-                *overrides)
+def test_missing_config_file(tmp_path, overrides, launch_here):
+  proc = launch_here("--config=configs/nope.py", f"--workdir={tmp_path}",
+                     *overrides)
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert proc.stderr == (
       "error: cannot load --config=configs/nope.py: no such file. Give the "
@@ -120,10 +189,11 @@ def test_missing_config_file(tmp_path, overrides):
     ("model.mlp.hidden_sizes.0", "error: unknown config field "
      "config.model.mlp.hidden_sizes.0 (configs/default.py lists every field)."),
 ], ids=["field", "section", "no_close_match", "inside_a_value"])
-def test_misspelt_config_field_is_named_alone(field, line, tmp_path):
-  proc = launch("--config=configs/mlp.py", f"--workdir={tmp_path}",
-                "--config.seed=1", f"--config.{field}=3",
-                "--config.train.num_epochs=1")
+def test_misspelt_config_field_is_named_alone(field, line, tmp_path,
+                                              launch_here):
+  proc = launch_here("--config=configs/mlp.py", f"--workdir={tmp_path}",
+                     "--config.seed=1", f"--config.{field}=3",
+                     "--config.train.num_epochs=1")
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert proc.stderr == line + "\n"
 
@@ -145,12 +215,15 @@ class WideNet(hk.Module):
 '''
 
 
-def test_user_model_breaking_the_contract_exits_2(tmp_path):
+def test_user_model_breaking_the_contract_exits_2(tmp_path, launch_here):
   module = tmp_path / "wide_net.py"
   module.write_text(WIDE_NET)
-  proc = launch("--config=configs/mlp.py", f"--config.model.module={module}",
-                "--config.model.name=wide_net", "--config.data.name=digits",
-                "--config.train.num_epochs=1", f"--workdir={tmp_path / 'run'}")
+  proc = launch_here("--config=configs/mlp.py",
+                     f"--config.model.module={module}",
+                     "--config.model.name=wide_net",
+                     "--config.data.name=digits",
+                     "--config.train.num_epochs=1",
+                     f"--workdir={tmp_path / 'run'}")
   assert proc.returncode == 2, proc.stderr[-3000:]
   [line] = proc.stderr.splitlines()
   assert line.startswith("error: Model 'wide_net' breaks the registry "
