@@ -8,6 +8,7 @@ import pathlib
 import subprocess
 import sys
 from typing import NamedTuple
+import warnings
 
 from absl import flags
 import pytest
@@ -60,7 +61,9 @@ def launch_here(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", argv)  # config_flags reads overrides.
     capsys.readouterr()
     try:
-      launch.main(launch._parse_flags(argv))  # pylint: disable=protected-access
+      with warnings.catch_warnings():  # ml_collections loads configs so.
+        warnings.filterwarnings("ignore", "the load_module", DeprecationWarning)
+        launch.main(launch._parse_flags(argv))  # pylint: disable=protected-access
       returncode = 0
     except SystemExit as e:
       returncode = e.code
