@@ -43,7 +43,7 @@ _COMPARE = flags.DEFINE_bool(
     "arguments side by side and exit: --compare runs/mlp runs/cnn.")
 _XLA_DEFAULTS = flags.DEFINE_bool(
     "xla_defaults", True, "Put the zoo's measured XLA:CPU flags "
-    "(zoo/xla_flags.py, README 'Performance') before your own XLA_FLAGS, "
+    "(zoo/runtime/xla_flags.py, README 'Performance') before your own XLA_FLAGS, "
     "which still win flag by flag. --noxla_defaults: XLA_FLAGS as given.")
 _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", None, "On CPU, split the host into this many JAX "

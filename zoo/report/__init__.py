@@ -3,7 +3,8 @@ reports, the end-of-run summary and the comparison of runs.
 
 `build_hooks` returns the train-loop hooks that write a workdir's outputs:
   log lines, metric records                (tracker.py, as the run goes)
-  a progress bar per epoch                 (progress.py, on a terminal)
+  a progress bar per epoch                 (progress.py, on a terminal,
+                                            instead of the step lines)
   metrics.jsonl, TensorBoard event files   (metrics.py, as the run goes)
   classification_report.txt                (classification.py, at the end)
   curves.png, confusion_matrix.png         (plots.py, at the end)
@@ -18,6 +19,7 @@ from zoo.report.classification import ClassificationHook
 from zoo.report.compare import compare_runs
 from zoo.report.metrics import MetricsWriter
 from zoo.report.plots import PlotsHook
+from zoo.report import progress
 from zoo.report.progress import ProgressHook
 from zoo.report.schedule import learning_rate_fn
 from zoo.report.summary import format_summary
@@ -39,11 +41,15 @@ def build_hooks(config: ml_collections.ConfigDict, workdir: str,
                           steps_per_epoch)
   if config.ensemble.learning_rates:  # One rate per member: none to record.
     rate = lambda count: None  # noqa: E731
+  bar = ProgressHook(config.train.batch_size) if cfg.progress_bar else None
+  # A terminal shows the bar and the epoch lines; step lines would
+  # interleave with the bar, so they go to metrics.jsonl (and DEBUG) only.
   tracker = MetricsTracker(config.train.log_every_steps,
-                           config.train.batch_size, rate)
+                           config.train.batch_size, rate,
+                           log_steps=progress.log_step_lines(bar))
   out: list[hooks.Hook] = [tracker]
-  if cfg.progress_bar:
-    out.append(ProgressHook(config.train.batch_size))
+  if bar is not None:
+    out.append(bar)
   out.append(MetricsWriter(tracker, workdir, tensorboard=cfg.tensorboard))
   return out + end_of_run_hooks(config, workdir)
 
