@@ -167,12 +167,16 @@ def group(workdirs: Sequence[str]) -> list[list[tuple[str, dict[str, Any]]]]:
 
 
 def render(cards: Sequence[dict[str, str]], runs: Sequence[str],
-           note: str = "") -> str:
-  """docs/MODELS.md: a table per dataset, then each recipe's command."""
+           note: str = "", out: str = "") -> str:
+  """docs/MODELS.md: a table per dataset, then each recipe's command.
+
+  The header names the command that made it: with `--out OUT` iff `out`.
+  """
+  command = " ".join(["python scripts/model_cards.py", *runs]
+                     + (["--out", out] if out else []))
   lines = ["# Model cards", "",
            "Generated from the runs' results.json and checkpoints by",
-           f"`python scripts/model_cards.py {' '.join(runs)} --out "
-           "docs/MODELS.md`; do not edit by hand.",
+           f"`{command}`; do not edit by hand.",
            "FLOPs: XLA's count for one example's forward pass. Training time:",
            "the training loop's wall time (compilation and validation "
            "included).", ""]
@@ -203,7 +207,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   args = parser.parse_args(argv)
   workdirs = compare.find_runs(args.runs)
   cards = [card(runs) for runs in group(workdirs)]
-  text = render(cards, args.runs, args.note)
+  text = render(cards, args.runs, args.note, args.out)
   if args.out:
     pathlib.Path(args.out).write_text(text + "\n")
     print(f"Wrote {len(cards)} model cards to {args.out}")

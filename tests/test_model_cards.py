@@ -115,3 +115,15 @@ def test_a_k_seed_ensemble_counts_its_members_as_seeds(two_seeds, tmp_path,
   experiment.train_and_evaluate(config, overlap)
   (group,) = model_cards.group([*two_seeds, overlap])
   assert model_cards.card(group)["test accuracy"].endswith("(3 seeds)")
+
+
+def test_header_names_the_command_that_made_the_page():
+  card = {"dataset": "digits", "model": "logistic", "params": "650",
+          "mflops": "0.0013", "test accuracy": "0.9", "training": "1 s",
+          "device": "cpu", "published": "-", "command": "python launch.py"}
+  printed = model_cards.render([card], ["runs/a", "runs/b"])
+  assert "`python scripts/model_cards.py runs/a runs/b`;" in printed
+  assert "--out" not in printed  # Printed, not written to docs/MODELS.md.
+  written = model_cards.render([card], ["runs/a"], out="docs/MODELS.md")
+  assert ("`python scripts/model_cards.py runs/a --out docs/MODELS.md`"
+          in written)

@@ -3,6 +3,7 @@ report, summary, --compare, the progress bar and the process-0 rule."""
 
 import io
 import json
+import logging
 import os
 import pathlib
 import struct
@@ -295,6 +296,48 @@ def test_log_lines_clear_the_bar_first():
   stream.write("\n")
   before, after = out.getvalue().split("I0101 a log line\n")
   assert before.endswith("\r") and after.startswith("\r")  # Bar redrawn.
+
+
+class _FakeTerminal(io.StringIO):
+  """A stream that says it is a terminal."""
+
+  def isatty(self):
+    return True
+
+
+def _step_lines(tracker, caplog):
+  """The INFO step lines `tracker` logs for one chunk that ends the run."""
+  caplog.clear()
+  with caplog.at_level(logging.INFO, logger="absl"):
+    tracker.on_train_start(_fake_progress(8))
+    tracker.on_chunk_end(_fake_progress(8), _chunk(0, 8))
+  assert tracker.step_record is not None  # metrics.jsonl gets it either way.
+  return [r.getMessage() for r in caplog.records
+          if r.levelno >= logging.INFO and r.getMessage().startswith("step ")]
+
+
+@pytest.mark.parametrize("stdout_tty,log_tty,bar,step_lines", [
+    (True, True, True, False),    # A terminal: the bar, no step lines.
+    (False, False, True, True),   # CI, a pipe: today's log lines.
+    (True, False, True, True),    # Log redirected to a file: it keeps them.
+    (True, True, False, True),    # --config.report.progress_bar=False.
+])
+def test_on_a_terminal_the_bar_replaces_the_step_lines(
+    monkeypatch, caplog, stdout_tty, log_tty, bar, step_lines):
+  stream_type = _FakeTerminal if stdout_tty else io.StringIO
+  monkeypatch.setattr(sys, "stdout", stream_type())
+  handler = progress._absl_python_handler()  # pylint: disable=protected-access
+  monkeypatch.setattr(handler, "stream",
+                      _FakeTerminal() if log_tty else io.StringIO())
+  config = _config(**{"report.progress_bar": bar})
+  built = report.build_hooks(config, "unused", steps_per_epoch=4)
+  tracker = built[0]
+  assert isinstance(tracker, report.MetricsTracker)
+  assert tracker.log_steps == step_lines
+  assert any(isinstance(h, report.ProgressHook) and h.enabled
+             for h in built) == (stdout_tty and bar)
+  lines = _step_lines(tracker, caplog)
+  assert len(lines) == (1 if step_lines else 0), lines
 
 
 def test_learning_rate_follows_the_schedule():

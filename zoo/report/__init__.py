@@ -3,7 +3,8 @@ reports, the end-of-run summary and the comparison of runs.
 
 `build_hooks` returns the train-loop hooks that write a workdir's outputs:
   log lines, metric records                (tracker.py, as the run goes)
-  a progress bar per epoch                 (progress.py, on a terminal)
+  a progress bar per epoch                 (progress.py, on a terminal,
+                                            instead of the step lines)
   metrics.jsonl, TensorBoard event files   (metrics.py, as the run goes)
   classification_report.txt                (classification.py, at the end)
   curves.png, confusion_matrix.png         (plots.py, at the end)
@@ -17,6 +18,7 @@ from zoo.report.classification import ClassificationHook
 from zoo.report.compare import compare_runs
 from zoo.report.metrics import MetricsWriter
 from zoo.report.plots import PlotsHook
+from zoo.report import progress
 from zoo.report.progress import ProgressHook
 from zoo.report.schedule import learning_rate_fn
 from zoo.report.summary import format_summary
@@ -38,11 +40,14 @@ def build_hooks(spec: RunSpec, shape: RunShape,
                           steps_per_epoch)
   if spec.members.rate_as_state:  # One rate per member: none to record.
     rate = lambda count: None  # noqa: E731
-  tracker = MetricsTracker(spec.train.log_every_steps, shape.batch_size,
-                           rate)
+  bar = ProgressHook(shape.batch_size) if spec.report.progress_bar else None
+  # A terminal shows the bar and the epoch lines; step lines would
+  # interleave with the bar, so they go to metrics.jsonl (and DEBUG) only.
+  tracker = MetricsTracker(spec.train.log_every_steps, shape.batch_size, rate,
+                           log_steps=progress.log_step_lines(bar))
   out: list[hooks.Hook] = [tracker]
-  if spec.report.progress_bar:
-    out.append(ProgressHook(shape.batch_size))
+  if bar is not None:
+    out.append(bar)
   out.append(MetricsWriter(tracker, workdir,
                            tensorboard=spec.report.tensorboard))
   return out + end_of_run_hooks(spec, workdir)

@@ -1,7 +1,8 @@
 """A tqdm progress bar per epoch, shown only when stdout is a terminal.
 
 Elsewhere (CI, a file, a pipe) the hook does nothing: the absl log lines of
-`MetricsTracker` are the record, with no control characters.
+`MetricsTracker` are the record, with no control characters. On a terminal
+the bar replaces the step lines (`log_step_lines`); epoch lines stay.
 """
 
 import sys
@@ -86,6 +87,18 @@ class ProgressHook(hooks.Hook):
     n = max(self._sums[2], 1)
     return {"loss": f"{self._sums[0] / n:.4f}",
             "acc": f"{self._sums[1] / n:.4f}"}
+
+
+def log_step_lines(bar: Optional[ProgressHook]) -> bool:
+  """Whether the step lines belong in the log (at INFO): not while `bar` is
+  shown and the log goes to a terminal too, where both would interleave.
+
+  A log redirected to a file (`2> log.txt`) keeps them, and so does a run
+  without a bar (CI, a pipe, `--config.report.progress_bar=False`).
+  """
+  if bar is None or not bar.enabled:
+    return True
+  return not _is_terminal(_absl_python_handler().stream)
 
 
 def _is_terminal(file: TextIO) -> bool:

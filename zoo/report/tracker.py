@@ -47,12 +47,16 @@ class MetricsTracker(hooks.Hook):
   After each chunk, `step_record` is a new step record if the chunk passed a
   multiple of `log_every` steps or ended the run (each is also logged as a
   line), else None. After each epoch, `epoch_record` is that epoch's record.
+
+  `log_steps=False` (a progress bar shows the steps) logs the step lines at
+  DEBUG only (`--verbosity=1` shows them); metrics.jsonl keeps every record.
   """
 
   def __init__(self, log_every: int, batch_size: int,
-               learning_rate_fn: LearningRateFn):
+               learning_rate_fn: LearningRateFn, log_steps: bool = True):
     self.log_every, self.batch_size = log_every, batch_size
     self.learning_rate_fn = learning_rate_fn
+    self.log_steps = log_steps
     self.step_record: Optional[dict[str, Any]] = None
     self.epoch_record: Optional[dict[str, Any]] = None
     self._window: list[hooks.Chunk] = []
@@ -68,7 +72,8 @@ class MetricsTracker(hooks.Hook):
       return
     self.step_record = self._step_record(progress, self._window)
     self._window = []
-    _log_step(self.step_record, progress.total_steps, progress.num_epochs)
+    _log_step(self.step_record, progress.total_steps, progress.num_epochs,
+              logging.INFO if self.log_steps else logging.DEBUG)
 
   def on_epoch_end(self, progress: Any, epoch: hooks.EpochSummary) -> None:
     steps = progress.setup.steps_per_epoch
@@ -143,13 +148,13 @@ ENSEMBLE_KEYS = ("member_train_loss", "member_train_accuracy",
                  "ensemble_validation_accuracy")
 
 
-def _log_step(record: dict[str, Any], total_steps: int,
-              num_epochs: int) -> None:
+def _log_step(record: dict[str, Any], total_steps: int, num_epochs: int,
+              level: int = logging.INFO) -> None:
   skipped = ""
   if record["skipped_steps"]:
     skipped = (f"  skipped {record['skipped_steps']} (non-finite gradients; "
                f"loss scale now {record['loss_scale']:g})")
-  logging.info("step %d/%d  epoch %d/%d  loss %.4f  accuracy %.4f  "
+  logging.log(level, "step %d/%d  epoch %d/%d  loss %.4f  accuracy %.4f  "
                "%.0f examples/s%s", record["step"], total_steps,
                record["epoch"], num_epochs, record["train_loss"],
                record["train_accuracy"], record["examples_per_second"],
