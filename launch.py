@@ -17,6 +17,7 @@ import logging as std_logging
 import os
 import re
 import shlex
+import signal
 import sys
 from typing import Optional
 
@@ -202,6 +203,37 @@ def _train_or_eval(config, workdir: str) -> dict:
   return experiment.train_and_evaluate(config, workdir, cluster=cluster)
 
 
+def _exit_on_signal(signum: int, message: str) -> None:
+  """Prints `message` and exits with the shell's status for `signum`; a
+  further Ctrl-C meanwhile is ignored (no traceback over the message)."""
+  from zoo.runtime import distributed  # pylint: disable=g-import-not-at-top
+  for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, signal.SIG_IGN)
+  print(message, file=sys.stderr)
+  status = 128 + signum  # The shell convention for "stopped by signal".
+  distributed.exit_now(status)
+  sys.exit(status)
+
+
+def _stopped_at_once(signum: int, workdir: Optional[str]) -> str:
+  """The one line for a run stopped at once: what of it was kept."""
+  from zoo.checkpoint import hook  # pylint: disable=g-import-not-at-top
+  from zoo.train import signals  # pylint: disable=g-import-not-at-top
+  line = f"Stopped at once by {signals.signal_name(signum)}"
+  if workdir is None:
+    return line + "."
+  try:
+    step = hook.latest_step(workdir)
+  except Exception:  # pylint: disable=broad-except
+    step = None  # An unreadable checkpoint folder: say nothing was kept.
+  if step is None:
+    return (f"{line}; no checkpoint in --workdir={workdir}, so the same "
+            "command starts the run again from step 0.")
+  return (f"{line}; kept: the checkpoint at step {step} in --workdir="
+          f"{workdir} (later steps are lost). Run the same command again to "
+          f"resume from step {step}.")
+
+
 def main(argv: list[str]) -> None:
   # JAX logs its plugin search and cache writes at INFO: noise here. Set
   # after `import jax` (no backend starts), which applies JAX_LOGGING_LEVEL;
@@ -222,6 +254,7 @@ def main(argv: list[str]) -> None:
   from zoo.runtime import files  # pylint: disable=g-import-not-at-top
   from zoo.train import signals  # pylint: disable=g-import-not-at-top
   config = _load_config()
+  workdir = None
   try:
     if _print_listing(argv, config):
       return
@@ -231,10 +264,10 @@ def main(argv: list[str]) -> None:
     results = _train_or_eval(config, workdir)
   except signals.RunInterrupted as e:
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
-    print(f"{e}\n  {command}", file=sys.stderr)
-    status = 128 + e.signum  # The shell convention for "stopped by signal".
-    distributed.exit_now(status)
-    sys.exit(status)
+    _exit_on_signal(e.signum, f"{e}\n  {command}")
+  except KeyboardInterrupt as e:  # A second Ctrl-C, or one before training.
+    signum = getattr(e, "signum", signal.SIGINT)
+    _exit_on_signal(signum, _stopped_at_once(signum, workdir))
   except zoo.ZooError as e:
     logging.debug("Full traceback:", exc_info=True)
     print(f"error: {e}", file=sys.stderr)

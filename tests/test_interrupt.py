@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -23,6 +24,7 @@ from resume_helpers import (REPO, CONFIG_FILE, TOTAL_STEPS,  # noqa: F401
                             assert_same_as_reference, checkpoint_steps,
                             reference)
 from zoo import experiment
+from zoo.train import signals
 
 SLEEP_S = "0.05"  # Per training step: >= 3 s for the whole run.
 
@@ -81,6 +83,90 @@ def test_sigterm_then_kill9_then_resume_equals_uninterrupted_run(
         resume_config.get_config(), str(workdir))
   assert f"resumed from step {latest} " in caplog.text
   assert_same_as_reference(workdir, results, reference)
+
+
+def _wait_for(predicate, timeout_s=10.0):
+  deadline = time.monotonic() + timeout_s
+  while not predicate():
+    assert time.monotonic() < deadline, "timed out"
+    time.sleep(0.01)
+
+
+def test_a_second_signal_stops_at_once_but_not_inside_a_save():
+  with signals.stop_on_signals():
+    os.kill(os.getpid(), signal.SIGINT)
+    _wait_for(lambda: signals.stop_requested() == signal.SIGINT)
+    with pytest.raises(signals.StoppedAtOnce) as stopped:
+      os.kill(os.getpid(), signal.SIGINT)
+      time.sleep(10)  # The handler raises here, long before 10 s.
+    assert stopped.value.signum == signal.SIGINT
+    saved = []
+    with pytest.raises(signals.StoppedAtOnce):
+      with signals.protected():  # A checkpoint being written.
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # The handler ran and deferred the stop.
+        saved.append("whole")
+    assert saved == ["whole"]
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_signal_in_a_host_callback_waits_for_the_chunk_end():
+  # Raised there, JAX would wrap it in a runtime error with a traceback.
+  import jax  # pylint: disable=g-import-not-at-top
+
+  def second_signal():
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)  # The handler runs in here.
+
+  with signals.stop_on_signals():
+    signals.request_stop(signal.SIGINT)
+    jax.jit(lambda x: jax.debug.callback(second_signal) or x)(1.0)
+    jax.effects_barrier()
+    assert signals.stop_requested() == signal.SIGINT  # The chunk end stops.
+
+
+def test_ctrl_c_twice_is_one_line_saying_what_was_kept(tmp_path):
+  workdir = tmp_path / "run"
+  proc = _start(workdir)
+  lines = []
+  reader = threading.Thread(target=lambda: lines.extend(proc.stderr),
+                            daemon=True)
+  reader.start()
+  _wait_for_checkpoint_after(proc, workdir, 0)
+  proc.send_signal(signal.SIGINT)
+  _wait_for(lambda: any("press Ctrl-C again" in l for l in lines), 120)
+  proc.send_signal(signal.SIGINT)  # Impatient: while it saves, or later.
+  proc.wait(timeout=120)
+  reader.join(timeout=60)
+  err = "".join(lines)
+  assert proc.returncode == 128 + signal.SIGINT, err[-3000:]
+  assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+  kept = checkpoint_steps(workdir)[-1]
+  # The second signal stops at once (after the save it interrupted), or,
+  # landing after the save, changes nothing: the step saved is named.
+  assert (f"kept: the checkpoint at step {kept} in" in err
+          or f"to resume from step {kept}." in err), err[-3000:]
+  last = [l for l in lines if l.strip()][-1]
+  assert "launch.py" in last or last.startswith("Stopped at once"), last
+
+
+def test_stopped_at_once_says_which_checkpoint_was_kept(reference, tmp_path):
+  # `reference` is a finished run: its workdir holds checkpoints.
+  empty = tmp_path / "empty"
+  code = ("import signal, sys, launch; print(launch._stopped_at_once("
+          "signal.SIGINT, sys.argv[1])); print(launch._stopped_at_once("
+          "signal.SIGTERM, sys.argv[2]))")
+  proc = subprocess.run(
+      [sys.executable, "-c", code, str(reference.workdir), str(empty)],
+      cwd=REPO, capture_output=True, text=True, check=True, timeout=120)
+  kept, nothing = proc.stdout.splitlines()
+  last = checkpoint_steps(reference.workdir)[-1]
+  assert kept.startswith("Stopped at once by SIGINT; kept: the checkpoint at "
+                         f"step {last} in --workdir={reference.workdir}")
+  assert kept.endswith(f"resume from step {last}.")
+  assert nothing == (f"Stopped at once by SIGTERM; no checkpoint in "
+                     f"--workdir={empty}, so the same command starts the "
+                     "run again from step 0.")
 
 
 def _free_port() -> int:

@@ -197,7 +197,8 @@ class CheckpointHook(hooks_lib.Hook):
     path = self.checkpointer.path(step)
     if files.is_writer():
       t0 = time.perf_counter()
-      self.checkpointer.save(step, flat, self._meta(progress))
+      with signals.protected():  # A second Ctrl-C waits for the whole save.
+        self.checkpointer.save(step, flat, self._meta(progress))
       logging.info("Saved checkpoint %s in %.2f s", path,
                    time.perf_counter() - t0)
     self.last_saved = step
