@@ -25,8 +25,11 @@ def get_config() -> ml_collections.ConfigDict:
   # Hyperparameters of each model live under config.model.<name>; only the
   # selected model's are used, so --config.model.name=... switches cleanly.
   config.model.logistic = ml_collections.ConfigDict()
+  # MLP: the hidden layers' sizes; dropout after each (training only).
   config.model.mlp = ml_collections.ConfigDict(
       dict(hidden_sizes=(512, 512), dropout_rate=0.0))
+  # CNN: two 3x3 convs of `channels`, a dense layer of hidden_size, dropout
+  # before the logits (training only).
   config.model.cnn = ml_collections.ConfigDict(
       dict(channels=(32, 64), hidden_size=256, dropout_rate=0.0))
   # LeNet-5 (1998) on images of at least 12x12; activation 'tanh' or 'relu'.
@@ -106,6 +109,7 @@ def get_config() -> ml_collections.ConfigDict:
   # --- end CSV tables ---
 
   config.train = ml_collections.ConfigDict()
+  # Passes over the training data.
   config.train.num_epochs = 10
   # Global batch, split evenly over the devices: must divide by their count.
   config.train.batch_size = 128
@@ -117,7 +121,7 @@ def get_config() -> ml_collections.ConfigDict:
   # Log lines and metrics.jsonl step rows: at the end of each chunk that
   # passes a multiple of this many steps (and at the last step).
   config.train.log_every_steps = 50
-  # Speed (README, "Performance"). Train steps per compiled call (a chunk):
+  # Speed (docs/performance.md). Train steps per compiled call (a chunk):
   # the training split lives on the devices, each epoch's order is drawn
   # there, and a chunk runs up to this many steps in one call (a lax.scan;
   # chunks stop at epoch ends). Any value trains on the same batches in the
@@ -134,7 +138,7 @@ def get_config() -> ml_collections.ConfigDict:
   # (1 - a) * one_hot + a / num_classes. Evaluation losses stay the plain
   # cross-entropy.
   config.train.label_smoothing = 0.0
-  # Compute precision (README "Mixed precision"): 'float32', 'bfloat16' or
+  # Compute precision (docs/mixed-precision.md): 'float32', 'bfloat16' or
   # 'float16'. Params, optimizer state, logits and loss stay float32, and
   # BatchNorm/LayerNorm compute in float32; 'float16' adds dynamic loss
   # scaling (steps with non-finite gradients are skipped and counted).
@@ -143,6 +147,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer = ml_collections.ConfigDict()
   # 'adam', 'adamw' (decoupled weight decay) or 'sgd' (with momentum).
   config.optimizer.name = "adam"
+  # The learning rate (after warmup; the schedule starts from it).
   config.optimizer.learning_rate = 1e-3
   # 'constant' or 'cosine' (decays to 0 at the end of the run).
   config.optimizer.schedule = "constant"
@@ -157,15 +162,16 @@ def get_config() -> ml_collections.ConfigDict:
   # Clip the gradient (after the l2 term) to this global norm; 0: off.
   config.optimizer.clip_norm = 0.0
 
-  # Train several models at once, vmapped inside the same pmapped step (README
-  # "Ensembles"). Members are every (seed, learning rate) pair: seeds seed,
-  # seed + 1, ..., seed + size - 1, times each of learning_rates (empty: only
-  # optimizer.learning_rate). Member (seed + i, rate) trains exactly as a
-  # single run with --config.seed=seed+i at that rate would (its init, data
+  # Train several models at once, vmapped inside the same pmapped step
+  # (docs/ensembles.md). Members are every (seed, learning rate) pair: seeds
+  # seed, seed + 1, ..., seed + size - 1, times each of learning_rates (empty:
+  # only optimizer.learning_rate). Member (seed + i, rate) trains exactly as
+  # a single run with --config.seed=seed+i at that rate would (its init, data
   # order, dropout and augmentation keys). results.json gives each member's
   # numbers, their mean and std, and the accuracy of the averaged
   # probabilities (the ensemble). size=1 without rates: a single run.
   config.ensemble = ml_collections.ConfigDict()
+  # Seeds per learning rate: seed, seed + 1, ..., seed + size - 1.
   config.ensemble.size = 1
   # E.g. '(1e-3, 3e-4, 1e-4)': a learning-rate sweep in one program (each
   # member's rate is part of its optimizer state, so one compile serves all).
@@ -174,8 +180,9 @@ def get_config() -> ml_collections.ConfigDict:
   # `seed`, so members differ only in init and dropout.
   config.ensemble.shared_data_order = False
 
-  # What a run shows and writes besides results.json (see README, "Reading
-  # the results"). Only process 0 writes files.
+  # What a run shows and writes besides results.json (see
+  # docs/training-and-configs.md#reading-the-results). Only process 0 writes
+  # files.
   config.report = ml_collections.ConfigDict()
   # A progress bar per epoch, shown only when stdout is a terminal.
   config.report.progress_bar = True
@@ -185,7 +192,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.report.plots = True
 
   # Runs over several processes (launch.py --coordinator_address=HOST:PORT
-  # --num_processes=N --process_id=i; README "Multiple machines").
+  # --num_processes=N --process_id=i; docs/distributed.md).
   config.distributed = ml_collections.ConfigDict()
   # Seconds every process waits for all the others to join before failing.
   config.distributed.initialization_timeout_s = 120
