@@ -9,7 +9,7 @@ r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
 
 Several processes/machines: the same command on each, plus
   --coordinator_address=HOST:PORT --num_processes=N --process_id=i
-(README "Multiple machines"; scripts/local_cluster.sh tries it on one box).
+(docs/distributed.md; scripts/local_cluster.sh tries it on one box).
 """
 
 import difflib
@@ -43,12 +43,13 @@ _COMPARE = flags.DEFINE_bool(
     "arguments side by side and exit: --compare runs/mlp runs/cnn.")
 _XLA_DEFAULTS = flags.DEFINE_bool(
     "xla_defaults", True, "Put the zoo's measured XLA:CPU flags "
-    "(zoo/xla_flags.py, README 'Performance') before your own XLA_FLAGS, "
-    "which still win flag by flag. --noxla_defaults: XLA_FLAGS as given.")
+    "(zoo/runtime/xla_flags.py, docs/performance.md) before your own "
+    "XLA_FLAGS, which still win flag by flag. --noxla_defaults: XLA_FLAGS as "
+    "given.")
 _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", None, "On CPU, split the host into this many JAX "
     "devices (data-parallel pmap over them). Default: 1 (faster here, see "
-    "README 'Performance'). XLA_FLAGS=--xla_force_host_platform_device_count"
+    "docs/performance.md). XLA_FLAGS=--xla_force_host_platform_device_count"
     "=N takes precedence.", lower_bound=1)
 _LIST_DATASETS = flags.DEFINE_bool(
     "list_datasets", False, "Print the names accepted by --config.data.name "

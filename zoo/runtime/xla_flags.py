@@ -3,7 +3,7 @@
 Importing jax does not initialise a backend; the first device query or
 computation does, and reads XLA_FLAGS then. `launch.py` and
 benchmarks/throughput.py call `apply` before anything touches a device.
-The flags are the ones measured in README "Performance".
+The flags are the ones measured in docs/performance.md.
 
 XLA reads XLA_FLAGS in every backend it starts (the CPU client, and each
 accelerator plugin, which carries its own copy of XLA) and aborts the
@@ -26,7 +26,7 @@ from zoo.runtime import jax_private
 
 # XLA:CPU sends each convolution to a library path that uses about one core;
 # this sends them to XLA's own multi-threaded path instead (about 2x faster
-# CNN training on 2 cores, see README "Performance").
+# CNN training on 2 cores, see docs/performance.md).
 CPU_FLAGS = (
     "--xla_cpu_experimental_ynn_fusion_type="
     "-LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION",
@@ -122,7 +122,7 @@ def apply(defaults: bool = True, cpu_devices: Optional[int] = None) -> str:
   Raises RuntimeError if JAX's backends already exist.
   """
   if backends_initialised():
-    raise RuntimeError("xla_setup.apply must run before JAX initialises.")
+    raise RuntimeError("xla_flags.apply must run before JAX initialises.")
   user = os.environ.get("XLA_FLAGS", "")
   os.environ["XLA_FLAGS"] = with_default_flags(user, defaults)
   if cpu_devices and "xla_force_host_platform_device_count" not in user:

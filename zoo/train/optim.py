@@ -60,7 +60,7 @@ def learning_rate_schedule(cfg: ml_collections.ConfigDict, total_steps: int,
     if warmup:  # Holds `lr` after `warmup` steps.
       return optax.linear_schedule(0.0, lr, warmup)
     return optax.constant_schedule(lr)
-  raise ValueError(f"Unknown schedule {cfg.schedule!r}")  # config_checks.
+  raise ValueError(f"Unknown schedule {cfg.schedule!r}")  # validation.py.
 
 
 def make_optimizer(cfg: ml_collections.ConfigDict, total_steps: int,
@@ -125,4 +125,4 @@ def _base_optimizer(cfg: ml_collections.ConfigDict,
   if cfg.name == "sgd":
     return optax.sgd(lr, momentum=cfg.momentum or None,
                      nesterov=cfg.get("nesterov", False))
-  raise ValueError(f"Unknown optimizer {cfg.name!r}")  # config_checks stops it.
+  raise ValueError(f"Unknown optimizer {cfg.name!r}")  # validation.py stops it.
