@@ -9,7 +9,7 @@ r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
 
 Several processes/machines: the same command on each, plus
   --coordinator_address=HOST:PORT --num_processes=N --process_id=i
-(README "Multiple machines"; scripts/local_cluster.sh tries it on one box).
+(docs/distributed.md; scripts/local_cluster.sh tries it on one box).
 """
 
 import difflib
@@ -39,18 +39,22 @@ _MODE = flags.DEFINE_enum(
 _LIST_MODELS = flags.DEFINE_bool(
     "list_models", False, "Print the registered model names and exit. With "
     "--config, models from config.model.module are listed too.")
+_CONFIG_HELP = flags.DEFINE_bool(
+    "config_help", False, "Print every field of --config (the --config.<field>"
+    "=<value> overrides) with its value in that config and a one-line doc, "
+    "and exit (docs/config.md lists the defaults).")
 _COMPARE = flags.DEFINE_bool(
     "compare", False, "Print the key results of the workdirs given as "
     "arguments side by side and exit: --compare runs/mlp runs/cnn.")
 _XLA_DEFAULTS = flags.DEFINE_bool(
     "xla_defaults", True, "Put the zoo's measured XLA:CPU flags "
-    "(zoo/runtime/xla_flags.py, README 'Performance') before your own "
+    "(zoo/runtime/xla_flags.py, docs/performance.md) before your own "
     "XLA_FLAGS, which still win flag by flag. --noxla_defaults: XLA_FLAGS as "
     "given.")
 _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", None, "On CPU, split the host into this many JAX "
     "devices (data-parallel pmap over them). Default: 1 (faster here, see "
-    "README 'Performance'). XLA_FLAGS=--xla_force_host_platform_device_count"
+    "docs/performance.md). XLA_FLAGS=--xla_force_host_platform_device_count"
     "=N takes precedence.", lower_bound=1)
 _LIST_DATASETS = flags.DEFINE_bool(
     "list_datasets", False, "Print the names accepted by --config.data.name "
@@ -174,7 +178,8 @@ def _load_config():
 
 
 def _print_listing(argv: list[str], config) -> bool:
-  """Handles --compare, --list_datasets and --list_models; True if one ran."""
+  """Handles --compare, --list_datasets, --config_help and --list_models;
+  True if one ran."""
   import zoo  # pylint: disable=g-import-not-at-top
   import zoo.data  # pylint: disable=g-import-not-at-top
   from zoo import report  # pylint: disable=g-import-not-at-top
@@ -182,6 +187,11 @@ def _print_listing(argv: list[str], config) -> bool:
     print(report.compare_runs(argv[1:]))
   elif _LIST_DATASETS.value:
     print("\n".join(zoo.data.list_datasets()))
+  elif _CONFIG_HELP.value:
+    if config is None:
+      _fail("--config_help needs --config: it lists that config's fields, "
+            "e.g. --config=configs/mlp.py --config_help.")
+    _print_config_help(config)
   elif _LIST_MODELS.value:
     if config is not None:
       zoo.models.user_modules.import_user_modules(config.model.module)
@@ -189,6 +199,13 @@ def _print_listing(argv: list[str], config) -> bool:
   else:
     return False
   return True
+
+
+def _print_config_help(config) -> None:
+  """Every field of `config` with its value there and its one-line doc."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  from zoo.config import reference  # pylint: disable=g-import-not-at-top
+  print(reference.as_text(reference.rows(config, default.MODEL_DOCS)))
 
 
 def _train_or_eval(config, workdir: str) -> dict:

@@ -33,7 +33,7 @@ INSTALL_REQUIRES = [
     "tqdm>=4.70,<5",
     "tensorboardX>=2.6.5,<2.7",
     "matplotlib>=3.11,<4",
-    # Checkpoints (zoo/checkpoint.py): the JAX ecosystem's checkpoint library,
+    # Checkpoints (zoo/checkpoint/): the JAX ecosystem's checkpoint library,
     # atomic writes; 0.12.8 is tested with jax 0.10.2.
     "orbax-checkpoint>=0.12.8,<0.13",
 ]

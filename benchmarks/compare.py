@@ -7,7 +7,8 @@ Each round runs every implementation of every case once, one after the
 other (each a fresh process printing one JSON line, the median of its timed
 windows); the table shows, per implementation, the median over the rounds,
 with the 1-minute load average at the end of each run and the zoo's ratios.
-All raw lines go to --out (JSON lines). Before each run it waits (up to
+All raw lines go to --out (JSON lines); --json PATH records the medians in
+a table file of docs/performance.md (results_json.py). Before each run it waits (up to
 --max_wait_s) until other processes use at most --max_busy of the CPUs.
 """
 
@@ -118,11 +119,15 @@ def main() -> None:
   p.add_argument("--out", default="/tmp/zoo-compare.jsonl")
   p.add_argument("--summarize", default="",
                  help="Only print the tables of an earlier --out file.")
+  p.add_argument("--json", default="",
+                 help="Also record the result in this table file (e.g. "
+                 "benchmarks/results/compare.json; see results_json.py).")
   args = p.parse_args()
   if args.summarize:
     results = load(args.summarize)
     print_table(results)
     print_ratios(results)
+    record_json(args.json, results)
     return
   cases = [(m, int(b)) for m, b in
            (c.split(":") for c in args.cases.split(","))]
@@ -149,6 +154,21 @@ def main() -> None:
                 flush=True)
   print_table(results)
   print_ratios(results)
+  record_json(args.json, results)
+
+
+def record_json(path: str, results) -> None:
+  """Per case, each implementation's median ex/s as one row of the table
+  file at `path` (nothing if `path` is empty)."""
+  if not path:
+    return
+  import results_json  # pylint: disable=g-import-not-at-top  (benchmarks/)
+  for model, batch in dict.fromkeys((m, b) for m, b, _ in results):
+    row = {"model": model, "batch": batch}
+    for (m, b, name), recs in results.items():
+      if (m, b) == (model, batch) and any("ex_per_s" in r for r in recs):
+        row[name] = round(_median(recs))
+    results_json.record(path, row, ["model", "batch"])
 
 
 def load(path: str) -> dict[tuple[str, int, str], list[dict]]:

@@ -42,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--chunks", type=int, default=10,
                  help="Timed chunks of each program (after one that "
                  "compiles), in turn.")
+  p.add_argument("--json", default="",
+                 help="Also record the result in this table file (e.g. "
+                 "benchmarks/results/ensemble.json; see results_json.py).")
   return p.parse_args(argv)
 
 
@@ -97,7 +100,7 @@ def main(argv=None) -> None:
   args = parse_args(argv)
   xla_flags.apply(defaults=True, cpu_devices=args.devices)
   ensemble, single = measure(args)
-  print(json.dumps({
+  result = {
       "model": args.model, "members": args.members, "batch": args.batch,
       "devices": args.devices,
       "shared_data_order": args.shared_data_order,
@@ -105,7 +108,12 @@ def main(argv=None) -> None:
       "single_ex_per_s": round(single, 1),
       "speedup": round(ensemble / single, 3),
       "load_avg_1m": round(os.getloadavg()[0], 2),
-      "unix_time": round(time.time())}), flush=True)
+      "unix_time": round(time.time())}
+  print(json.dumps(result), flush=True)
+  if args.json:
+    import results_json  # pylint: disable=g-import-not-at-top  (benchmarks/)
+    results_json.record(args.json, result,
+                        ["model", "members", "shared_data_order"])
 
 
 if __name__ == "__main__":

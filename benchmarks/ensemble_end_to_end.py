@@ -41,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                  help="Counted rounds (each: sequential, then ensemble).")
   p.add_argument("--override", action="append", default=[],
                  help="Another --config.k=v for every run (repeatable).")
+  p.add_argument("--json", default="",
+                 help="Also record the result in this table file (e.g. "
+                 "benchmarks/results/ensemble_end_to_end.json; see results_json.py).")
   return p.parse_args(argv)
 
 
@@ -89,18 +92,24 @@ def main(argv=None) -> None:
   sequential = statistics.median(r[0] for r in rounds)
   together = statistics.median(r[1] for r in rounds)
   single, members = rounds[-1][2], rounds[-1][3]
-  print(json.dumps({
+  result = {
       "config": args.config, "members": args.members,
       "overrides": args.override,
       "sequential_s": round(sequential, 2), "ensemble_s": round(together, 2),
       "speedup": round(sequential / together, 3),
       "rounds": [[round(r[0], 2), round(r[1], 2)] for r in rounds],
+      "num_rounds": len(rounds),
       "test_accuracy_sequential": single,
       "test_accuracy_members": members,
       "max_accuracy_difference": max(abs(a - b)
                                      for a, b in zip(single, members)),
       "load_avg_1m": round(os.getloadavg()[0], 2),
-      "unix_time": round(time.time())}), flush=True)
+      "unix_time": round(time.time())}
+  print(json.dumps(result), flush=True)
+  if args.json:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import results_json  # pylint: disable=g-import-not-at-top
+    results_json.record(args.json, result, ["config", "members", "overrides"])
 
 
 if __name__ == "__main__":

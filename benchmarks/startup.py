@@ -10,6 +10,7 @@ zoo.experiment.train_and_evaluate until the first chunk of steps is done, so
 data, init and compilation, to the first finished step), its
 `train_seconds`, and the wall time of the whole process (Python and JAX
 imports included). The first run fills the cache; later ones read it.
+--json PATH records the runs as one row of a table file (results_json.py).
 """
 
 import argparse
@@ -30,7 +31,11 @@ def main() -> None:
   p.add_argument("--data_dir", default="../shared/data/mnist-5k")
   p.add_argument("--runs", type=int, default=2)
   p.add_argument("--extra", default="", help="More launch.py flags.")
+  p.add_argument("--json", default="",
+                 help="Also record the result in this table file (e.g. "
+                 "benchmarks/results/startup.json; see results_json.py).")
   args = p.parse_args()
+  firsts, walls = [], []
   with tempfile.TemporaryDirectory() as tmp:
     cache = os.path.join(tmp, "cache")
     for i in range(args.runs):
@@ -56,6 +61,15 @@ def main() -> None:
           "process_wall_s": round(wall, 2),
           "steps_per_call": results["config"]["train"]["steps_per_call"],
           "load_avg_1m": round(os.getloadavg()[0], 2)}), flush=True)
+      firsts.append(results["seconds_to_first_step"])
+      walls.append(round(wall, 2))
+  if args.json:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import results_json  # pylint: disable=g-import-not-at-top
+    results_json.record(args.json, {
+        "config": args.config, "extra": args.extra,
+        "seconds_to_first_step": firsts, "process_wall_s": walls},
+        ["config", "extra"])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ r"""Interleaved variants of throughput.py: how the defaults were chosen.
 
 Each round runs every variant once (a fresh process each); before each run
 it waits until other processes leave the CPUs idle (compare.wait_for_quiet).
-Prints each run, then per variant the median over rounds and the rounds.
+Prints each run, then per variant the median over rounds and the rounds;
+--json PATH records the medians in a table file (results_json.py).
 """
 
 import argparse
@@ -28,6 +29,9 @@ def main() -> None:
   p.add_argument("--max_busy", type=float, default=0.2)
   p.add_argument("--max_wait_s", type=float, default=900)
   p.add_argument("--out", default="/tmp/zoo-sweep.jsonl")
+  p.add_argument("--json", default="",
+                 help="Also record the result in this table file (e.g. "
+                 "benchmarks/results/defaults.json; see results_json.py).")
   args = p.parse_args()
   runs: dict[str, list[dict]] = {}
   for r in range(args.rounds):
@@ -53,6 +57,13 @@ def main() -> None:
       print(f"| `{variant}` | {statistics.median(rates):,.0f} | "
             f"{', '.join(f'{x:,.0f}' for x in rates)} | "
             f"{', '.join(str(x.get('compile_s')) for x in recs)} |")
+      if args.json:
+        import results_json  # pylint: disable=g-import-not-at-top
+        compiles = [x["compile_s"] for x in recs if "compile_s" in x]
+        results_json.record(args.json, {
+            "variant": variant, "ex_per_s": statistics.median(rates),
+            "compile_s": statistics.median(compiles),
+            "rounds": len(rates)}, ["variant"])
 
 
 if __name__ == "__main__":

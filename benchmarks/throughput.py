@@ -5,7 +5,8 @@ r"""Training throughput of a zoo model through the zoo's own loop.
   python benchmarks/throughput.py --model mlp --time_to_accuracy 0.93 \
       --data_dir ../shared/data/mnist-5k
 
-Prints one JSON line per measurement. Throughput: `zoo.train.setup` and
+Prints one JSON line per measurement (--json PATH also records it in a
+table file of docs/performance.md: benchmarks/results_json.py). Throughput: `zoo.train.setup` and
 `zoo.train.train` (the loop `launch.py` runs, with its config fields) on
 synthetic data of `--shape`; a hook times windows of >= --window_s seconds
 after a warm-up (the first epoch and --warmup_s), waiting for the devices
@@ -60,6 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--crop_padding", type=int, default=4)
   p.add_argument("--precision", default="float32",
                  help="config.train.precision: float32, bfloat16 or float16.")
+  p.add_argument("--json", default="",
+                 help="Also record the result in this table file (e.g. "
+                 "benchmarks/results/time_to_accuracy.json; see results_json.py).")
   return p.parse_args(argv)
 
 
@@ -81,6 +85,12 @@ def main(argv=None) -> None:
                 load_avg_1m=round(os.getloadavg()[0], 2),
                 unix_time=round(time.time()))
   print(json.dumps(result), flush=True)
+  if args.json:
+    import results_json  # pylint: disable=g-import-not-at-top  (benchmarks/)
+    key = (["model", "target_test_accuracy"] if args.time_to_accuracy
+           is not None else ["model", "batch", "num_devices", "precision",
+                             "augment", "steps_per_call", "report_hooks"])
+    results_json.record(args.json, result, key)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,27 @@ import ml_collections
 from zoo.config import resolve
 
 
+# One line per catalogue model, for its hyperparameters `config.model.<name>.*`
+# in the config reference (docs/config.md, `launch.py --config_help`).
+MODEL_DOCS = {
+    "logistic": "Logistic regression: no hyperparameters.",
+    "mlp": "MLP: the hidden layers' sizes; dropout after each (training only).",
+    "cnn": "CNN: two 3x3 convs of `channels`, a dense layer of hidden_size, "
+           "dropout before the logits (training only).",
+    "lenet5": "LeNet-5 (1998) on images of at least 12x12; activation 'tanh' "
+              "or 'relu'.",
+    "resnet20": "CIFAR ResNets (He et al. 2016), BatchNorm over all devices: "
+                "depth 6n + 2, stages of width, 2 width, 4 width channels.",
+    "resnet32": "resnet20 with depth 32.",
+    "resnet44": "resnet20 with depth 44.",
+    "resnet56": "resnet20 with depth 56.",
+    "resnet18": "CIFAR ResNet-18: stages of width x (1, 2, 4, 8) channels.",
+    "vit_tiny": "A small Vision Transformer; patch_size must divide the "
+                "image's sides, width must be a multiple of num_heads, pool is "
+                "'cls' or 'mean'.",
+}
+
+
 def get_config() -> ml_collections.ConfigDict:
   """Returns the default config (an MLP on MNIST)."""
   config = resolve.default_config()

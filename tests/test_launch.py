@@ -234,8 +234,8 @@ def test_user_model_breaking_the_contract_exits_2(tmp_path, launch_here):
                          "logits of shape (1, 11), not [batch, num_classes] = "
                          "(1, 10).")
   assert line.endswith(
-      'The contract (README.md, section "Register your own model"): the '
-      "builder is called inside hk.transform as builder(num_classes=..., "
+      'The contract (docs/models.md, section "Register your own model"): '
+      "the builder is called inside hk.transform as builder(num_classes=..., "
       "**config.model.wide_net), and the module as module(x, is_training=...)"
       " with x [batch, *input_shape], returning logits [batch, num_classes].")
   assert "Traceback" not in proc.stderr

@@ -87,8 +87,8 @@ def test_precision_changes_that_resume(base_config, tmp_path):
 
 
 def test_bfloat16_mlp_matches_float32_on_mnist(mnist_dir, tmp_path):
-  # configs/mlp.py, 3 of its 10 epochs in both precisions (README "Mixed
-  # precision" has the full recipe's numbers).
+  # configs/mlp.py, 3 of its 10 epochs in both precisions
+  # (docs/mixed-precision.md has the full recipe's numbers).
   from configs import mlp  # pylint: disable=g-import-not-at-top
   accuracy = {}
   for precision in ("float32", "bfloat16"):

@@ -129,8 +129,9 @@ def test_cnn_dropout_is_active_only_in_training():
   chex.assert_trees_all_equal(eval_a, eval_b)
 
 
-CONTRACT = ('The contract (README.md, section "Register your own model"): the '
-            "builder is called inside hk.transform as builder(num_classes=..., "
+CONTRACT = ('The contract (docs/models.md, '
+            'section "Register your own model"): the builder is called '
+            "inside hk.transform as builder(num_classes=..., "
             "**config.model.{name}), and the module as module(x, "
             "is_training=...) with x [batch, *input_shape], returning logits "
             "[batch, num_classes].")

@@ -27,8 +27,8 @@ B = TypeVar("B", bound=Builder)
 _REGISTRY: dict[str, Builder] = {}
 
 _CONTRACT = (
-    "The contract (README.md, section \"Register your own model\"): the "
-    "builder is called inside hk.transform as builder(num_classes=..., "
+    "The contract (docs/models.md, section \"Register your own model\"): "
+    "the builder is called inside hk.transform as builder(num_classes=..., "
     "**config.model.{name}), and the module as module(x, is_training=...) "
     "with x [batch, *input_shape], returning logits [batch, num_classes].")
 

@@ -2,8 +2,8 @@
 
 Replicated and sharded values carry a leading axis of size `num_devices`.
 
-With several processes (see zoo/distributed.py) the pmap runs over the devices
-of every process, `global_devices()`, grouped by process; each process holds
+With several processes (see zoo/runtime/distributed.py) the pmap runs over
+the devices of every process, `global_devices()`, grouped by process; each process holds
 and feeds only its own devices: `replicate` places a tree on them and
 `process_rows` says which rows of each global batch are its share.
 """

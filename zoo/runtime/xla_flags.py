@@ -9,8 +9,7 @@ before their first device query. Flags set later are ignored by the backend
 that already exists (the run is slower, not wrong); a late `cpu_devices`
 fails loudly, by JAX's own check of `jax_num_cpu_devices`.
 
-Which flags: `CPU_FLAGS_BY_JAXLIB` holds the flags measured in README
-"Performance", under each jaxlib release line they were tested with
+Which flags: `CPU_FLAGS_BY_JAXLIB` holds the flags measured in docs/performance.md, under each jaxlib release line they were tested with
 (tests/test_startup.py starts the pinned jaxlib with them). XLA reads
 XLA_FLAGS in every backend it starts (the CPU client, and each accelerator
 plugin, which carries its own copy of XLA) and aborts the process on a flag
@@ -31,7 +30,7 @@ from absl import logging
 # jaxlib (major, minor) -> the XLA:CPU flags tested with it. XLA:CPU sends
 # each convolution to a library path that uses about one core; the flag
 # sends them to XLA's own multi-threaded path instead (about 2x faster CNN
-# training on 2 cores, see README "Performance"). Add a row only after
+# training on 2 cores, see docs/performance.md). Add a row only after
 # tests/test_startup.py passes with that jaxlib.
 CPU_FLAGS_BY_JAXLIB: dict[tuple[int, int], tuple[str, ...]] = {
     (0, 10): ("--xla_cpu_experimental_ynn_fusion_type="

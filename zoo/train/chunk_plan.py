@@ -11,7 +11,7 @@ import jax.numpy as jnp
 # Fully unrolled chunks compile in time linear in their length (CNN on 2
 # cores: about 2.0 s for 5 steps, 3.0 s for 10). 10 steps trained the CNN
 # 6.7 % faster than 5 (medians of 5 interleaved runs, 3,590 vs 3,364 ex/s,
-# README "Performance"), so chunks of unrolled steps hold at most 10.
+# docs/performance.md), so chunks of unrolled steps hold at most 10.
 MAX_UNROLLED_STEPS = 10
 # Nor fewer than 2 where the epoch allows: a fully unrolled chunk of one CNN
 # step ran 20x slower (XLA:CPU kept its weight-gradient convolutions in a
@@ -111,7 +111,7 @@ def choose_unroll(scan_unroll: int, has_conv: bool, platform: str) -> int:
 
   `scan_unroll` > 0 is used as given. 0 (auto): fully unrolled where the
   model has convolutions and runs on CPU (XLA:CPU runs convolution
-  gradients inside a loop body far slower, see README "Performance"; an
+  gradients inside a loop body far slower, see docs/performance.md; an
   ensemble's members are then unrolled too, as it runs vmapped, i.e.
   grouped, convolutions slower), else 1 (a loop: compiles in constant
   time).

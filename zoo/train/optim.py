@@ -61,7 +61,7 @@ def learning_rate_schedule(cfg: OptimizerSpec, total_steps: int,
     if warmup:  # Holds `lr` after `warmup` steps.
       return optax.linear_schedule(0.0, lr, warmup)
     return optax.constant_schedule(lr)
-  raise ValueError(f"Unknown schedule {cfg.schedule!r}")  # config_checks.
+  raise ValueError(f"Unknown schedule {cfg.schedule!r}")  # resolve.validate stops it.
 
 
 def make_optimizer(cfg: OptimizerSpec, total_steps: int,
