@@ -119,7 +119,7 @@ RECIPES = sorted(p for p in (REPO / "configs").glob("*.py")
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
 def test_every_recipe_loads_and_validates(path):
   import importlib.util  # pylint: disable=g-import-not-at-top
-  from zoo.config import validation  # pylint: disable=g-import-not-at-top
+  from zoo.config import resolve  # pylint: disable=g-import-not-at-top
   spec = importlib.util.spec_from_file_location(path.stem, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
