@@ -5,6 +5,9 @@ r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
   python launch.py --config=configs/mlp.py --workdir=runs/mlp --mode=eval
   python launch.py --config=configs/cnn.py --config.train.num_epochs=3
   python launch.py --list_models
+  python launch.py --list_pretrained
+  python launch.py --config=configs/mlp.py --config.init.from=fm-mlp
+  python launch.py --mode=export --workdir=runs/mlp  # runs/mlp/export/
   python launch.py --compare runs/mlp runs/cnn
 
 Several processes/machines: the same command on each, plus
@@ -13,6 +16,7 @@ Several processes/machines: the same command on each, plus
 """
 
 import difflib
+import keyword
 import logging as std_logging
 import os
 import re
@@ -33,9 +37,10 @@ _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Where checkpoints, config.json and results.json go; "
     "a run resumes from the latest checkpoint there. Default: runs/<model>.")
 _MODE = flags.DEFINE_enum(
-    "mode", "train", ["train", "eval"], "train: train (resuming from "
-    "--workdir's latest checkpoint), then evaluate. eval: only re-evaluate "
-    "--workdir's latest checkpoint on the test split.")
+    "mode", "train", ["train", "eval", "export"], "train: train (resuming "
+    "from --workdir's latest checkpoint), then evaluate. eval: only "
+    "re-evaluate --workdir's latest checkpoint on the test split. export: "
+    "write WORKDIR/export/model.jaxexport for serving (docs/pretrained.md).")
 _LIST_MODELS = flags.DEFINE_bool(
     "list_models", False, "Print the registered model names and exit. With "
     "--config, models from config.model.module are listed too.")
@@ -56,6 +61,9 @@ _CPU_DEVICES = flags.DEFINE_integer(
     "devices (data-parallel pmap over them). Default: 1 (faster here, see "
     "docs/performance.md). XLA_FLAGS=--xla_force_host_platform_device_count"
     "=N takes precedence.", lower_bound=1)
+_LIST_PRETRAINED = flags.DEFINE_bool(
+    "list_pretrained", False, "Print the pretrained names (zoo.load(NAME), "
+    "--config.init.from=NAME) with their test accuracy and exit.")
 _LIST_DATASETS = flags.DEFINE_bool(
     "list_datasets", False, "Print the names accepted by --config.data.name "
     "and exit.")
@@ -129,6 +137,19 @@ def _unknown_field_message(config, field: str) -> Optional[str]:
           "every field).")
 
 
+def _quote_keywords(arg: str) -> str:
+  """--config.init.from=X -> --config.init["from"]=X: ml_collections parses
+  a field path as Python, in which `from` is a keyword."""
+  match = re.match(r"(--?config)\.([\w.]+)(=.*)?$", arg, re.DOTALL)
+  if not match or not any(keyword.iskeyword(p)
+                          for p in match.group(2).split(".")):
+    return arg
+  head, *rest = match.group(2).split(".")
+  path = head + "".join(f'["{p}"]' if keyword.iskeyword(p) else f".{p}"
+                        for p in rest)
+  return f"{match.group(1)}.{path}{match.group(3) or ''}"
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   """absl's parser, with one-line messages for bad --config files or fields."""
   try:
@@ -192,6 +213,15 @@ def _print_listing(argv: list[str], config) -> bool:
       _fail("--config_help needs --config: it lists that config's fields, "
             "e.g. --config=configs/mlp.py --config_help.")
     _print_config_help(config)
+  elif _LIST_PRETRAINED.value:
+    listed = zoo.list_pretrained()
+    width = max(map(len, listed), default=0)
+    for name, accuracy in listed.items():
+      shown = "-" if accuracy is None else f"{accuracy:.4f}"
+      print(f"{name:<{width}}  test accuracy {shown}")
+    if not listed:
+      print("No pretrained names yet; point ZOO_PRETRAINED_MANIFEST at a "
+            "manifest.json written by scripts/publish.py.")
   elif _LIST_MODELS.value:
     if config is not None:
       zoo.models.user_modules.import_user_modules(config.model.module)
@@ -251,6 +281,17 @@ def _stopped_at_once(signum: int, workdir: Optional[str]) -> str:
           f"resume from step {step}.")
 
 
+def _export(workdir: Optional[str]) -> None:
+  """--mode=export: WORKDIR/export/model.jaxexport (needs no --config)."""
+  import zoo  # pylint: disable=g-import-not-at-top
+  if not workdir:
+    _fail("--mode=export needs --workdir=W, a trained run; it writes "
+          "W/export/model.jaxexport.")
+  path = zoo.export(workdir, os.path.join(workdir, "export",
+                                          "model.jaxexport"))
+  print(f"Wrote {path}")
+
+
 def main(argv: list[str]) -> None:
   # JAX logs its plugin search and cache writes at INFO: noise here. Set
   # after `import jax` (no backend starts), which applies JAX_LOGGING_LEVEL;
@@ -275,6 +316,9 @@ def main(argv: list[str]) -> None:
   try:
     if _print_listing(argv, config):
       return
+    if _MODE.value == "export":
+      _export(_WORKDIR.value)
+      return
     if config is None:
       _fail("--config is required, e.g. --config=configs/mlp.py.")
     workdir = _WORKDIR.value or os.path.join("runs", config.model.name)
@@ -295,4 +339,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+  # ml_collections reads the overrides from sys.argv itself, when parsing.
+  sys.argv = [_quote_keywords(a) for a in sys.argv]
   app.run(main, flags_parser=_parse_flags)

@@ -36,6 +36,15 @@ INSTALL_REQUIRES = [
     # Checkpoints (zoo/checkpoint/): the JAX ecosystem's checkpoint library,
     # atomic writes; 0.12.8 is tested with jax 0.10.2.
     "orbax-checkpoint>=0.12.8,<0.13",
+    # Pretrained weights (zoo/pretrained/weights.py): one safetensors file of
+    # named arrays that any framework reads, with no pickled code to execute
+    # when loading a downloaded file; its numpy API needs no torch. 0.8.0 is
+    # the release tested here.
+    "safetensors>=0.8.0,<0.9",
+    # `jax.export` serialisation (zoo.export, --mode=export) and its
+    # deserialisation where the model is served: jax imports flatbuffers for
+    # it but does not declare it. 25.12.19 is tested with jax 0.10.2.
+    "flatbuffers>=25.12.19,<26",
 ]
 
 EXTRAS_REQUIRE = {
@@ -49,6 +58,9 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["zoo", "zoo.*"]),
+    # The zoo's own pretrained manifest (and any weights shipped beside it).
+    package_data={"zoo.pretrained": ["weights/manifest.json",
+                                     "weights/*.safetensors"]},
     python_requires=">=3.11",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

@@ -34,3 +34,8 @@ class DistributedError(ZooError):
 
 class WorkdirError(ZooError):
   """The --workdir cannot be written, or another run is using it."""
+
+
+class PretrainedError(ZooError):
+  """A pretrained model's name, manifest or weights file cannot be used
+  (unknown name, download failed, wrong sha256, shapes that do not fit)."""

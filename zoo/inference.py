@@ -1,7 +1,8 @@
-"""Use a trained model without training: `zoo.load(workdir)`.
+"""Use a trained model without training: `zoo.load(workdir_or_name)`.
 
     predictor = zoo.load("runs/mlp")        # the latest checkpoint
     one = zoo.load("runs/ens", member=2)    # an ensemble's member 2 alone
+    fm = zoo.load("fashion_mnist/lenet5")   # a pretrained name (docs/pretrained.md)
     probs = predictor(images)               # [b, *input_shape] -> [b, classes]
     labels = predictor.predict(images)      # [b] class indices
 
@@ -9,11 +10,17 @@ Inputs are what the data source reads: images as float32 in [0, 1], NHWC; for
 CSV tables the raw feature columns (in `preprocessing["feature_columns"]`
 order). The run's saved `preprocessing` (a table's standardisation,
 `data.image_normalization`'s channel means and stds) is applied here. The
-model is rebuilt from the config saved with the checkpoint, re-importing
-`config.model.module` for models of your own.
+model is rebuilt from the config saved with the checkpoint (or the
+pretrained entry), re-importing `config.model.module` for models of your own.
+
+An existing folder is a workdir; any other name made of letters, digits,
+'.', '_', '/' and '-' is looked up among the pretrained names
+(zoo/pretrained/manifest.py).
 """
 
 import dataclasses
+import os
+import re
 from typing import Any, Callable, Optional
 
 import haiku as hk
@@ -93,14 +100,32 @@ def build_from_meta(meta: dict[str, Any]):
   return spec, forward, fresh._replace(rng=keys)
 
 
-def load(workdir: str, step: Optional[int] = None,
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def load(name_or_workdir: str, step: Optional[int] = None,
          member: Optional[int] = None) -> Predictor:
-  """The model of the latest (or the given) checkpoint in `workdir`.
+  """The model of a workdir's latest (or given) checkpoint, or of a
+  pretrained name.
 
   An ensemble's predictor averages the probabilities of all its members;
   `member=i` keeps member i alone (`Predictor.members` lists them: seed
   and learning rate, in member order).
   """
+  source = os.fspath(name_or_workdir)
+  if os.path.isdir(source) or not NAME_PATTERN.fullmatch(source):
+    return load_workdir(source, step, member)
+  if step is not None:
+    raise errors.ConfigError(
+        f"step={step} applies to a workdir's checkpoints; {source!r} is a "
+        "pretrained name (no folder of that name exists). Leave step out.")
+  from zoo.pretrained import loading  # pylint: disable=g-import-not-at-top
+  return loading.load(source, member)
+
+
+def load_workdir(workdir: str, step: Optional[int] = None,
+                 member: Optional[int] = None) -> Predictor:
+  """The model of the latest (or the given) checkpoint in `workdir`."""
   ckpt = checkpoint.Checkpointer(workdir, read_only=True)
   steps = ckpt.steps()
   if not steps:
@@ -123,26 +148,35 @@ def load(workdir: str, step: Optional[int] = None,
     meta = ckpt.read_meta(step)
     restored = ckpt.restore(step, make_like(meta), meta)
   ckpt.close()
-  forward, data = built["forward"], restored.meta["dataset"]
-
-  spec = built["spec"]
-  members = spec.members
   state = jax.device_put(restored.state)
-  weights, k = (state.params, state.model_state), members.size
+  return make_predictor(built["spec"], built["forward"], state.params,
+                        state.model_state, restored.meta["dataset"],
+                        restored.step, restored.path, member)
+
+
+def make_predictor(spec: RunSpec, forward: hk.TransformedWithState,
+                   params: hk.Params, model_state: hk.State,
+                   data: dict[str, Any], step: int, path: str,
+                   member: Optional[int] = None) -> Predictor:
+  """The Predictor of member-stacked `params` and `model_state` ([K, ...]);
+  `data` holds `input_shape`, `num_classes`, and `class_names` and
+  `preprocessing` if any."""
+  members = spec.members
+  weights, k = (params, model_state), members.size
   if member is not None:
     if not 0 <= member < k:
       raise errors.ConfigError(
-          f"member={member} is not a member of {restored.path}: it holds "
+          f"member={member} is not a member of {path}: it holds "
           f"{k} (0 .. {k - 1}).")
     weights = ensemble.member(weights, member, k)
     weights, k = ensemble.stack([weights]), 1  # Member-stacked, K = 1.
   return Predictor(
-      spec=spec, step=restored.step,
+      spec=spec, step=step,
       input_shape=tuple(data["input_shape"]),
       num_classes=data["num_classes"],
-      class_names=tuple(data.get("class_names", ())),
+      class_names=tuple(data.get("class_names") or ()),
       params=weights[0], model_state=weights[1],
-      path=restored.path, preprocessing=data.get("preprocessing"),
+      path=path, preprocessing=data.get("preprocessing"),
       members=_describe(members, member, spec.optimizer.learning_rate),
       _probabilities=_mean_probabilities(forward, k))
 

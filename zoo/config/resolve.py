@@ -43,7 +43,9 @@ def table() -> Iterator[Field]:
   for section, cls in spec_lib.SECTIONS:
     for f in dataclasses.fields(cls):
       if f.metadata:
-        yield Field(f"{section}.{f.name}", f.default, **f.metadata)
+        meta = dict(f.metadata)
+        key = meta.pop("key") or f.name
+        yield Field(f"{section}.{key}", f.default, **meta)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -156,8 +158,8 @@ def _frozen(value: Any) -> Any:
 
 def section(cls: type, values: dict[str, Any], **extra: Any) -> Any:
   """The spec section `cls` of a config section's (checked) `values`."""
-  kwargs = {f.name: _frozen(values[f.name]) for f in dataclasses.fields(cls)
-            if f.metadata}
+  kwargs = {f.name: _frozen(values[f.metadata["key"] or f.name])
+            for f in dataclasses.fields(cls) if f.metadata}
   return cls(**kwargs, **extra)
 
 
@@ -191,5 +193,6 @@ def resolve(config: Config) -> spec_lib.RunSpec:
       report=section(spec_lib.ReportSpec, raw["report"]),
       distributed=section(spec_lib.DistributedSpec, raw["distributed"]),
       checkpoint=section(spec_lib.CheckpointSpec, raw["checkpoint"]),
+      init=section(spec_lib.InitSpec, raw["init"]),
       members=spec_lib.Members.of(seed, ensemble),
       config=serialize.to_jsonable(raw))

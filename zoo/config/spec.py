@@ -35,10 +35,12 @@ PRECISIONS = ("float32", "bfloat16", "float16")
 
 
 def option(default: Any, doc: str, check: checks.Check = checks.anything,
-           resume: Any = FREE, added: Any = ORIGINAL) -> Any:
-  """A spec field and its row of the table (see the module docstring)."""
+           resume: Any = FREE, added: Any = ORIGINAL,
+           key: Optional[str] = None) -> Any:
+  """A spec field and its row of the table (see the module docstring);
+  `key`: its name in the config where that is a Python keyword."""
   return dataclasses.field(default=default, metadata=dict(
-      doc=doc, check=check, resume=resume, added=added))
+      doc=doc, check=check, resume=resume, added=added, key=key))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,6 +264,19 @@ class CheckpointSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class InitSpec:
+  """config.init: where step 0's weights come from (docs/pretrained.md)."""
+  source: str = option(
+      "", "Fine-tune: start from a pretrained name (`python launch.py "
+      "--list_pretrained`) or a workdir's latest checkpoint instead of a "
+      "fresh init; a head with another number of classes is re-initialised. "
+      "'': a fresh init. Only step 0 reads it, so a resume may change it.",
+      checks.text("it must be a pretrained name (python launch.py "
+                  "--list_pretrained), a workdir, or '' for a fresh init"),
+      FREE, added="", key="from")
+
+
+@dataclasses.dataclass(frozen=True)
 class Members:
   """Who an ensemble's K members are, in member order (seed major).
 
@@ -301,7 +316,7 @@ class Members:
 SECTIONS = (("model", ModelSpec), ("data", DataSpec), ("train", TrainSpec),
             ("optimizer", OptimizerSpec), ("ensemble", EnsembleSpec),
             ("report", ReportSpec), ("distributed", DistributedSpec),
-            ("checkpoint", CheckpointSpec))
+            ("checkpoint", CheckpointSpec), ("init", InitSpec))
 
 SEED_DOC = "Every random number (init, shuffling, dropout, splits) derives " \
            "from this."
@@ -323,6 +338,7 @@ class RunSpec:
   report: ReportSpec
   distributed: DistributedSpec
   checkpoint: CheckpointSpec
+  init: InitSpec
   members: Members
   config: Any = dataclasses.field(compare=False, repr=False)
 

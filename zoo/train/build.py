@@ -16,6 +16,7 @@ from zoo.data import augment
 from zoo.data import splits
 from zoo.models import registry
 from zoo.models import user_modules
+from zoo.pretrained import finetune
 from zoo.runtime import compile_cache
 from zoo.runtime import parallel
 from zoo.train import chunk_plan
@@ -69,6 +70,7 @@ def setup(spec: RunSpec, dataset: Optional[data.Dataset] = None) -> Setup:
   forward, optimizer = model_and_optimizer(spec, shape.num_classes,
                                            shape.steps_per_epoch)
   state = _init(forward, optimizer, dataset, spec)
+  state = finetune.initialize(spec, state, dataset.num_classes)
   train_step = step_lib.make_train_step(
       forward, optimizer, shape.input_shape, shape.num_classes,
       label_smoothing=spec.train.label_smoothing)
