@@ -1,6 +1,8 @@
-r"""Writes docs/MODELS.md, the model cards, from finished runs' results.json.
+r"""Writes docs/MODELS.md, the model cards, from the published pretrained
+models (their manifest and weights) or from finished runs' results.json.
 
-  python scripts/model_cards.py runs/fm-* --out docs/MODELS.md
+  python scripts/model_cards.py --pretrained --out docs/MODELS.md
+  python scripts/model_cards.py runs/fm-* --out /tmp/MODELS.md
 
 Nothing on a card is typed by hand. Per recipe (dataset, model and every
 config field but the seed) it gives: parameters and forward FLOPs per example
@@ -157,6 +159,35 @@ def card(runs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, str]:
   }
 
 
+def pretrained_cards(manifest_path: str) -> list[dict[str, str]]:
+  """A card per entry of the package's manifest (scripts/publish.py's), in
+  its order:
+  the numbers the run measured (its card), parameters and FLOPs counted
+  from the published weights through `zoo.load(name)`."""
+  import json  # pylint: disable=g-import-not-at-top
+  entries = json.loads(pathlib.Path(manifest_path).read_text("utf-8"))
+  cards = []
+  for name, entry in entries.items():
+    flops = zoo.load(name).flops_per_example()
+    card_ = entry["card"]
+    seconds = card_["train_seconds"]
+    cards.append({
+        "dataset": card_["dataset"],
+        "model": entry["model"]["name"],
+        "name": name,
+        "params": f"{card_['num_params']:,}",
+        "mflops": "?" if flops is None else f"{flops / 1e6:.3g}",
+        "test accuracy": f"{card_['test_accuracy']:.4f}",
+        "training": (f"{seconds / 60:.1f} min" if seconds >= 60
+                     else f"{seconds:.1f} s"),
+        "device": card_["device"],
+        "published": REFERENCES.get((card_["dataset"],
+                                     entry["model"]["name"]), "-"),
+        "command": card_["command"],
+    })
+  return cards
+
+
 def group(workdirs: Sequence[str]) -> list[list[tuple[str, dict[str, Any]]]]:
   """Runs grouped by recipe (everything but the seed), in first-seen order."""
   groups: dict[tuple, list] = {}
@@ -174,8 +205,11 @@ def render(cards: Sequence[dict[str, str]], runs: Sequence[str],
   """
   command = " ".join(["python scripts/model_cards.py", *runs]
                      + (["--out", out] if out else []))
+  source = ("the published pretrained models (their manifest and weights)"
+            if "--pretrained" in runs else
+            "the runs' results.json and checkpoints")
   lines = ["# Model cards", "",
-           "Generated from the runs' results.json and checkpoints by",
+           f"Generated from {source} by",
            f"`{command}`; do not edit by hand.",
            "FLOPs: XLA's count for one example's forward pass. Training time:",
            "the training loop's wall time (compilation and validation "
@@ -192,22 +226,34 @@ def render(cards: Sequence[dict[str, str]], runs: Sequence[str],
               "|" + "---|" * len(titles)]
     lines += ["| " + " | ".join(f"`{c[h]}`" if h == "model" else c[h]
                                 for h in header) + " |" for c in rows]
-    lines += [""] + [f"- `{c['model']}`: `{c['command']}`" for c in rows]
+    lines += [""] + [f"- `{c['model']}`"
+                     + (f" (`zoo.load(\"{c['name']}\")`)" if "name" in c
+                        else "") + f": `{c['command']}`" for c in rows]
     lines.append("")
   return "\n".join(lines)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("runs", nargs="+", help="Run folders (or their parents).")
+  parser.add_argument("runs", nargs="*", help="Run folders (or their parents).")
+  parser.add_argument("--pretrained", action="store_true",
+                      help="Cards of the package's pretrained models "
+                      "(zoo/pretrained/weights/manifest.json) instead of runs.")
   parser.add_argument("--out", default="", help="Write here (default: print).")
   parser.add_argument("--note", default="",
                       help="A line under the header, e.g. how busy the "
                       "machine was.")
   args = parser.parse_args(argv)
-  workdirs = compare.find_runs(args.runs)
-  cards = [card(runs) for runs in group(workdirs)]
-  text = render(cards, args.runs, args.note, args.out)
+  if args.pretrained:
+    from zoo.pretrained import manifest  # pylint: disable=g-import-not-at-top
+    cards = pretrained_cards(str(manifest.PACKAGE_MANIFEST))
+    text = render(cards, ["--pretrained"], args.note, args.out)
+  elif args.runs:
+    workdirs = compare.find_runs(args.runs)
+    cards = [card(runs) for runs in group(workdirs)]
+    text = render(cards, args.runs, args.note, args.out)
+  else:
+    parser.error("give run folders, or --pretrained")
   if args.out:
     pathlib.Path(args.out).write_text(text + "\n")
     print(f"Wrote {len(cards)} model cards to {args.out}")

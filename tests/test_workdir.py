@@ -186,3 +186,31 @@ def test_launch_checks_the_workdir_before_loading_data(tmp_path):
   errors = [l for l in out.stderr.splitlines() if l.startswith("error:")]
   assert len(errors) == 1 and "Traceback" not in out.stderr
   assert "is a file, not a folder" in errors[0] and str(a_file) in errors[0]
+
+
+def test_a_run_that_fails_before_writing_leaves_no_workdir(tmp_path,
+                                                           base_config):
+  from zoo import experiment  # pylint: disable=g-import-not-at-top
+  base_config.data.name = "mnist"
+  base_config.data.allow_fallback = False
+  base_config.data.dir = str(tmp_path / "no-such-data")
+  new = tmp_path / "runs" / "new"
+  with pytest.raises(zoo.DataError):
+    experiment.train_and_evaluate(base_config, str(new))
+  assert not new.exists()  # Not an empty folder holding only .lock.
+  kept = tmp_path / "kept"  # A folder that existed before stays.
+  kept.mkdir()
+  with pytest.raises(zoo.DataError):
+    experiment.train_and_evaluate(base_config, str(kept))
+  assert kept.is_dir()
+
+
+def test_claim_keeps_a_workdir_the_run_wrote_in(tmp_path):
+  run = tmp_path / "run"
+  with workdir_lib.claim(str(run)):
+    (run / "config.json").write_text("{}")
+  assert (run / "config.json").exists()
+  with pytest.raises(KeyError):
+    with workdir_lib.claim(str(tmp_path / "failed")):
+      raise KeyError("boom")
+  assert not (tmp_path / "failed").exists()

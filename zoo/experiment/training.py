@@ -39,9 +39,8 @@ def train_and_evaluate(
   t_start = time.perf_counter()
   spec = resolve.resolve(config)
   distributed.initialize(spec, cluster)
-  if files.is_writer():  # The one process that writes there.
-    workdir_lib.check_writable(workdir)
-  with workdir_lib.lock(workdir, enabled=files.is_writer()), \
+  # Only the one process that writes there.
+  with workdir_lib.claim(workdir, enabled=files.is_writer()), \
       distributed.collective_errors(), \
       ensemble.out_of_memory_hint(spec.members):
     setup = build.setup(spec)

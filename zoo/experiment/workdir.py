@@ -69,6 +69,31 @@ def _existing_ancestor(path: str) -> str:
 
 
 @contextlib.contextmanager
+def claim(workdir: str, enabled: bool = True) -> Iterator[None]:
+  """`check_writable` then `lock` for the body (`enabled`: this process
+  writes there). A workdir this call created and the run left holding only
+  its lock file (it failed before writing anything) is removed after, so no
+  empty folder stays behind."""
+  if not enabled:
+    yield
+    return
+  created = not os.path.lexists(workdir)
+  check_writable(workdir)
+  try:
+    with lock(workdir):
+      yield
+  finally:
+    if created:
+      try:
+        if os.listdir(workdir) in ([], [LOCK_FILE]):
+          if os.path.lexists(os.path.join(workdir, LOCK_FILE)):
+            os.unlink(os.path.join(workdir, LOCK_FILE))
+          os.rmdir(workdir)
+      except OSError:
+        pass  # Another file appeared meanwhile: keep the folder.
+
+
+@contextlib.contextmanager
 def lock(workdir: str, enabled: bool = True) -> Iterator[None]:
   """Holds an exclusive lock on `workdir` for the body, or raises at once.
 
