@@ -35,7 +35,8 @@ _CONFIG = config_flags.DEFINE_config_file(
     "with --config.<field>=<value>.", lock_config=True)
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Where checkpoints, config.json and results.json go; "
-    "a run resumes from the latest checkpoint there. Default: runs/<model>.")
+    "a run resumes from the latest checkpoint there. Default: "
+    "runs/<model>-<hash of the config>, one folder per config.")
 _MODE = flags.DEFINE_enum(
     "mode", "train", ["train", "eval", "export"], "train: train (resuming "
     "from --workdir's latest checkpoint), then evaluate. eval: only "
@@ -231,6 +232,18 @@ def _print_listing(argv: list[str], config) -> bool:
   return True
 
 
+def default_workdir(config) -> str:
+  """runs/<model>-<8 hex digits of the whole config>: a config of its own
+  (other data, epochs, ...) never resumes another's checkpoints, and the
+  same command finds its own run again."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  from zoo.config import serialize  # pylint: disable=g-import-not-at-top
+  text = json.dumps(serialize.to_jsonable(config), sort_keys=True)
+  digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+  return os.path.join("runs", f"{config.model.name}-{digest}")
+
+
 def _print_config_help(config) -> None:
   """Every field of `config` with its value there and its one-line doc."""
   from configs import default  # pylint: disable=g-import-not-at-top
@@ -321,7 +334,10 @@ def main(argv: list[str]) -> None:
       return
     if config is None:
       _fail("--config is required, e.g. --config=configs/mlp.py.")
-    workdir = _WORKDIR.value or os.path.join("runs", config.model.name)
+    workdir = _WORKDIR.value or default_workdir(config)
+    if not _WORKDIR.value:
+      print(f"--workdir not given: {workdir}, this config's own folder (the "
+            "same command resumes there).", file=sys.stderr)
     results = _train_or_eval(config, workdir)
   except signals.RunInterrupted as e:
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])

@@ -239,3 +239,24 @@ def test_user_model_breaking_the_contract_exits_2(tmp_path, launch_here):
       "**config.model.wide_net), and the module as module(x, is_training=...)"
       " with x [batch, *input_shape], returning logits [batch, num_classes].")
   assert "Traceback" not in proc.stderr
+
+
+def test_the_default_workdir_is_one_per_config(tmp_path, launch_here,
+                                               monkeypatch):
+  """Without --workdir, another config (here: other data) never meets the
+  first one's checkpoint; the same command resumes its own run."""
+  import launch  # pylint: disable=g-import-not-at-top
+  from configs import mlp  # pylint: disable=g-import-not-at-top
+  first, other = mlp.get_config(), mlp.get_config()
+  other.data.dir = "../shared/data/mnist-5k"
+  assert launch.default_workdir(first) == launch.default_workdir(mlp.get_config())
+  assert launch.default_workdir(first) != launch.default_workdir(other)
+  assert launch.default_workdir(first).startswith(os.path.join("runs", "mlp-"))
+  # A run that fails before writing: the folder named, and none left behind.
+  out = launch_here("--config=configs/mlp.py", "--config.data.name=mnist",
+                    "--config.data.allow_fallback=false",
+                    f"--config.data.dir={tmp_path / 'none'}")
+  assert out.returncode == 2
+  assert "--workdir not given: runs/mlp-" in out.stderr
+  folder = out.stderr.split("--workdir not given: ")[1].split(",")[0]
+  assert not (REPO / folder).exists()
