@@ -38,6 +38,19 @@ def test_merge_replaces_only_a_head_of_another_class_count():
     assert value.shape == fresh[key].shape and np.all(value == expected), key
 
 
+def test_merge_replaces_the_head_of_other_classes_of_the_same_count():
+  """Fashion-MNIST's ten garments -> MNIST's ten digits: the last module
+  whose arrays end in the class count is the head, and starts fresh."""
+  fresh = {k: np.zeros_like(v) for k, v in _arrays(10).items()}
+  merged, heads = finetune.merge(fresh, _arrays(10), 10, 10,
+                                 new_classes_named=True)
+  assert heads == ["net/~/head"]
+  assert np.all(merged[f"{HEAD}/w"] == 0)
+  assert np.all(merged["params/net/~/hidden/w"] == 1)
+  _, kept = finetune.merge(fresh, _arrays(10), 10, 10)  # Same classes.
+  assert kept == []
+
+
 def test_merge_names_any_other_mismatch():
   fresh = _arrays(3, hidden=5)
   with pytest.raises(errors.ConfigError) as e:

@@ -5,6 +5,7 @@ fit)."""
 
 import importlib.util
 import json
+import re
 import os
 import pathlib
 import subprocess
@@ -214,4 +215,5 @@ def test_launch_lists_pretrained_names(published, tmp_path):
       check=False)
   assert proc.returncode == 0, proc.stderr[-2000:]
   accuracy = published[2]["card"]["test_accuracy"]
-  assert f"{NAME}  test accuracy {accuracy:.4f}" in proc.stdout
+  assert re.search(rf"^{NAME} +test accuracy {accuracy:.4f}$", proc.stdout,
+                   re.MULTILINE), proc.stdout

@@ -2,11 +2,14 @@
 workdir's weights instead of a fresh init.
 
 `merge` is the whole rule, a pure function of the fresh and the loaded
-arrays: every array is taken from the loaded weights, except those of a
-classification head whose number of classes differs (its arrays differ
-only in their last axis: the old class count there, the new one here),
-which keep their fresh init; any other difference is a one-line error
-naming the parameter. `initialize` applies it to a run's initial state
+arrays: every array is taken from the loaded weights, except those of the
+classification head when the classes differ, which keep their fresh init:
+a head of another class count (its arrays differ only in their last axis:
+the old count there, the new one here), or, with `new_classes_named`, the
+last module (in creation order) whose arrays end in the class count,
+where the counts agree but the class names do not (Fashion-MNIST's ten
+garments are not MNIST's ten digits). Any other difference is a one-line
+error naming the parameter. `initialize` applies it to a run's initial state
 (zoo/train/build.py); the optimizer state is the fresh one (its moments
 start at zero, as at any start), and an ensemble's members all start from
 a single-model source, or member by member from an ensemble of the same
@@ -38,8 +41,16 @@ def _is_head(loaded: tuple[int, ...], fresh: tuple[int, ...],
           and fresh[-1] == new_classes)
 
 
+def _last_head(fresh: Flat, classes: int) -> list[str]:
+  """The last-created module whose params end in `classes` (the logits)."""
+  heads = [_module(k) for k, v in fresh.items()
+           if k.startswith("params/") and v.shape and v.shape[-1] == classes]
+  return heads[-1:]
+
+
 def merge(fresh: Flat, loaded: Flat, old_classes: int, new_classes: int,
-          where: str = "the loaded weights") -> tuple[Flat, list[str]]:
+          where: str = "the loaded weights",
+          new_classes_named: bool = False) -> tuple[Flat, list[str]]:
   """(merged arrays, the re-initialised modules, sorted).
 
   `fresh`: the new model's member-stacked arrays (`weights.flatten` of
@@ -50,6 +61,8 @@ def merge(fresh: Flat, loaded: Flat, old_classes: int, new_classes: int,
   heads = sorted({_module(k) for k in fresh.keys() & loaded.keys()
                   if _is_head(loaded[k].shape, fresh[k].shape, old_classes,
                               new_classes)})
+  if not heads and new_classes_named and old_classes == new_classes:
+    heads = _last_head(fresh, new_classes)
   problems = []
   for key in sorted(fresh.keys() | loaded.keys(),
                     key=lambda k: (not k.startswith("params/"), k)):
@@ -93,36 +106,44 @@ def _member_layout(loaded: Flat, loaded_members: int, num_members: int,
       f"set --config.ensemble.size so that the run has {loaded_members}.")
 
 
-def load(name_or_workdir: str) -> tuple[Flat, int, int, Optional[dict]]:
-  """(arrays, number of classes, members, preprocessing) of a pretrained
-  name or a workdir's latest checkpoint."""
+def load(name_or_workdir: str) -> tuple[Flat, tuple[str, ...], int,
+                                       Optional[dict]]:
+  """(arrays, class names, members, preprocessing) of a pretrained name or
+  a workdir's latest checkpoint."""
   from zoo import inference  # pylint: disable=g-import-not-at-top  (cycle)
   try:
     predictor = inference.load(name_or_workdir)
   except errors.ZooError as e:  # Say which field named it.
     raise type(e)(f"config.init.from={name_or_workdir!r}: {e}") from e
-  return (weights.flatten(predictor.params, predictor.model_state),
-          predictor.num_classes, len(predictor.members),
-          predictor.preprocessing)
+  names = predictor.class_names or tuple(
+      str(i) for i in range(predictor.num_classes))
+  return (weights.flatten(predictor.params, predictor.model_state), names,
+          len(predictor.members), predictor.preprocessing)
 
 
-def initialize(spec: RunSpec, state: Any, num_classes: int) -> Any:
+def initialize(spec: RunSpec, state: Any,
+               class_names: tuple[str, ...]) -> Any:
   """`state` (a fresh, member-stacked TrainState) with its params and
-  model state from `config.init.from`, if set; logs the modules it
-  re-initialised."""
+  model state from `config.init.from`, if set; `class_names`: this run's
+  classes. Logs the modules it re-initialised, and why."""
   where, num_members = spec.init.source, spec.members.size
   if not where:
     return state
-  loaded, old_classes, loaded_members, preprocessing = load(where)
+  loaded, old_names, loaded_members, preprocessing = load(where)
   loaded = _member_layout(loaded, loaded_members, num_members, where)
   fresh = weights.flatten(jax.device_get(state.params),
                           jax.device_get(state.model_state))
+  old_classes, num_classes = len(old_names), len(class_names)
+  renamed = tuple(old_names) != tuple(class_names)
   merged, heads = merge(fresh, loaded, old_classes, num_classes,
-                        f"config.init.from={where!r}")
+                        f"config.init.from={where!r}", renamed)
   if heads:
-    logging.warning("init.from=%s: re-initialised %s (%d classes there, %d "
-                 "here); every other array comes from it.", where,
-                 ", ".join(heads), old_classes, num_classes)
+    why = (f"{old_classes} classes there, {num_classes} here"
+           if old_classes != num_classes else
+           f"other classes there: {', '.join(old_names[:3])}, ...; here: "
+           f"{', '.join(class_names[:3])}, ...")
+    logging.warning("init.from=%s: re-initialised %s (%s); every other array "
+                    "comes from it.", where, ", ".join(heads), why)
   else:
     logging.info("init.from=%s: every array comes from it.", where)
   mode = (preprocessing or {}).get("image_normalization", "none")

@@ -90,6 +90,7 @@ def publish(run_dir: str, name: str, out_dir: str,
   weights.save(path, weights.flatten(predictor.params, predictor.model_state),
                num_members, {"name": name, "model": spec.model.name,
                              "zoo_version": zoo.__version__})
+  os.chmod(path, 0o644)  # Readable by all, as any installed package file.
   entry = {
       "url": filename,
       "sha256": store.file_sha256(path),

@@ -70,7 +70,7 @@ def setup(spec: RunSpec, dataset: Optional[data.Dataset] = None) -> Setup:
   forward, optimizer = model_and_optimizer(spec, shape.num_classes,
                                            shape.steps_per_epoch)
   state = _init(forward, optimizer, dataset, spec)
-  state = finetune.initialize(spec, state, dataset.num_classes)
+  state = finetune.initialize(spec, state, dataset.class_names)
   train_step = step_lib.make_train_step(
       forward, optimizer, shape.input_shape, shape.num_classes,
       label_smoothing=spec.train.label_smoothing)
