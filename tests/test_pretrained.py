@@ -108,8 +108,9 @@ def test_a_name_loads_the_same_predictor_as_its_workdir(published,
   np.testing.assert_array_equal(by_name(X), by_dir(X))
   assert by_name.class_names == by_dir.class_names
   assert by_name.input_shape == (8, 8, 1) and by_name.step == by_dir.step
-  assert zoo.list_pretrained() == {NAME: dist_manifest["card"][
-      "test_accuracy"]}
+  listed = zoo.list_pretrained()  # The package's names, then this one.
+  assert listed[NAME] == dist_manifest["card"]["test_accuracy"]
+  assert "fashion_mnist/lenet5" in listed
   # A local file is read in place, not copied into the cache.
   assert by_name.path == str(published[1] / f"{NAME}.safetensors")
   assert not pathlib.Path(os.environ[store.CACHE_ENV]).exists()
