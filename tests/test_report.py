@@ -18,6 +18,7 @@ import pytest
 import report_helpers
 
 from zoo import errors
+from zoo.config import resolve
 from zoo.config import spec as spec_lib
 from zoo import experiment
 from zoo import report
@@ -330,7 +331,9 @@ def test_on_a_terminal_the_bar_replaces_the_step_lines(
   monkeypatch.setattr(handler, "stream",
                       _FakeTerminal() if log_tty else io.StringIO())
   config = _config(**{"report.progress_bar": bar})
-  built = report.build_hooks(config, "unused", steps_per_epoch=4)
+  shape = spec_lib.RunShape(batch_size=64, steps_per_epoch=4,
+                            input_shape=(8, 8, 1), num_classes=10)
+  built = report.build_hooks(resolve.resolve(config), shape, "unused")
   tracker = built[0]
   assert isinstance(tracker, report.MetricsTracker)
   assert tracker.log_steps == step_lines

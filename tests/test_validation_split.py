@@ -91,7 +91,7 @@ def test_setup_keeps_a_source_validation_split(base_config, monkeypatch):
       test=Split(np.zeros((4, 8, 8, 1), np.float32), np.zeros(4, np.int32)),
       validation=Split(np.zeros((7, 8, 8, 1), np.float32),
                        np.zeros(7, np.int32)))
-  monkeypatch.setattr(train.build.data, "load", lambda cfg, seed: own)
+  monkeypatch.setattr(train.build.data, "load", lambda cfg: own)
   s = train.setup(resolve.resolve(base_config))
   assert len(s.dataset.validation) == 7
   assert len(s.dataset.train) == 128
