@@ -248,7 +248,7 @@ def test_unrolled_members_equal_vmapped_members():
 
 
 @pytest.mark.parametrize("unroll,k,unrolled,steps", [
-    (0, 1, False, 10), (0, 4, True, 2), (0, 8, True, 2), (0, 2, True, 5),
+    (0, 1, True, 10), (0, 4, True, 2), (0, 8, True, 2), (0, 2, True, 5),
     (0, 17, False, 10), (1, 8, False, 50)])
 def test_which_chunks_unroll_members(unroll, k, unrolled, steps):
   plan = chunk_plan.plan(steps_per_epoch=100, steps_per_call=50,

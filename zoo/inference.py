@@ -41,15 +41,16 @@ from zoo.train.state import TrainState
 @dataclasses.dataclass(frozen=True)
 class Predictor:
   """Maps a batch `[b, *input_shape]` to class probabilities `[b, classes]`."""
-  spec: RunSpec  # The config the model was trained with, resolved.
+  spec: RunSpec = dataclasses.field(repr=False)  # The run's config, resolved.
   step: int  # The checkpoint's step.
   input_shape: tuple[int, ...]
   num_classes: int
   class_names: tuple[str, ...]
-  params: hk.Params
-  model_state: hk.State
-  path: str  # The checkpoint directory.
-  preprocessing: Optional[dict[str, Any]]  # Fitted on train, if any.
+  params: hk.Params = dataclasses.field(repr=False)
+  model_state: hk.State = dataclasses.field(repr=False)
+  path: str  # The checkpoint directory (or weights file).
+  preprocessing: Optional[dict[str, Any]] = dataclasses.field(
+      repr=False)  # Fitted on train, if any.
   # The members whose probabilities are averaged (`seed`, `learning_rate`);
   # params and model_state are member-stacked ([K, ...], K = 1 included).
   members: tuple[dict[str, Any], ...]

@@ -28,7 +28,7 @@ MAX_UNROLLED_MEMBERS = 16
 def unrolls_members(unroll: int, num_members: int) -> bool:
   """Whether a chunk of `unroll` (0: fully unrolled) runs each of its
   `num_members` members' steps on its own instead of vmapping them."""
-  return unroll == 0 and 1 < num_members <= MAX_UNROLLED_MEMBERS
+  return unroll == 0 and num_members <= MAX_UNROLLED_MEMBERS  # K = 1 too.
 
 
 class Plan(NamedTuple):
