@@ -6,7 +6,7 @@ r"""Trains and evaluates a zoo model: flags only; the loop is zoo.train.
   python launch.py --config=configs/cnn.py --config.train.num_epochs=3
   python launch.py --list_models
   python launch.py --list_pretrained
-  python launch.py --config=configs/mlp.py --config.init.from=fm-mlp
+  python launch.py --config=configs/fashion_mnist.py:mlp --config.init.from=fashion_mnist/mlp
   python launch.py --mode=export --workdir=runs/mlp  # runs/mlp/export/
   python launch.py --compare runs/mlp runs/cnn
 

@@ -49,6 +49,10 @@ INSTALL_REQUIRES = [
 
 EXTRAS_REQUIRE = {
     "test": ["pytest>=8,<10"],
+    # The TensorBoard viewer for the event files every run writes
+    # (`tensorboard --logdir runs/mlp`); 2.21.0 read them here (--inspect
+    # lists the epoch and step scalars) without TensorFlow.
+    "tensorboard": ["tensorboard>=2.20,<2.22"],
 }
 
 setuptools.setup(

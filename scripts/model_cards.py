@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 import zoo  # noqa: E402
 from zoo.config import serialize  # noqa: E402
+from zoo.pretrained import publish  # noqa: E402
 from zoo.report import compare  # noqa: E402
 
 # Published test accuracies (data/README.md beside the repo, and the papers).
@@ -126,14 +127,6 @@ def _mean_std(values: Sequence[float], digits: int = 4) -> str:
           f"{statistics.stdev(values):.{digits}f}")
 
 
-def _device(results: dict[str, Any]) -> str:
-  kind = results.get("device_kind") or results.get("platform", "?")
-  text = f"{results.get('num_devices', 1)} × {kind}"
-  if results.get("host_cpu_count") and results.get("platform") == "cpu":
-    text += f" ({results['host_cpu_count']} cores)"
-  return text
-
-
 def card(runs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, str]:
   """One recipe's row from its runs (same recipe, one per seed)."""
   workdir, first = runs[0]
@@ -153,7 +146,7 @@ def card(runs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, str]:
       "test accuracy": _mean_std(accuracies) + seeds,
       "training": (_mean_std([s / 60 for s in seconds], 1) + " min" if minutes
                    else _mean_std(seconds, 1) + " s"),
-      "device": _device(first),
+      "device": publish.device(first),
       "published": REFERENCES.get((first["dataset"], first["model"]), "-"),
       "command": command(first, workdir),
   }

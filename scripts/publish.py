@@ -1,12 +1,12 @@
 r"""Publishes a finished run as a pretrained model (docs/pretrained.md).
 
-  python scripts/publish.py runs/fm-lenet5 --name fm-lenet5 --out dist/
+  python scripts/publish.py runs/fm-lenet5 --name fashion_mnist/lenet5 --out dist/
 
-writes dist/fm-lenet5.safetensors and the entry `fm-lenet5` of
+writes dist/fashion_mnist-lenet5.safetensors and the entry `fashion_mnist/lenet5` of
 dist/manifest.json (created or updated). Then, anywhere:
 
   ZOO_PRETRAINED_MANIFEST=dist/manifest.json python -c \
-      'import zoo; print(zoo.load("fm-lenet5"))'
+      'import zoo; print(zoo.load("fashion_mnist/lenet5"))'
 
 Upload the folder anywhere (the entry's url is relative to the manifest),
 or copy it into zoo/pretrained/weights/ to ship it with the package.
@@ -31,7 +31,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("run", help="A finished run's workdir.")
   parser.add_argument("--name", required=True,
-                      help="The pretrained name, e.g. fm-lenet5.")
+                      help="The pretrained name, e.g. fashion_mnist/lenet5.")
   parser.add_argument("--out", required=True,
                       help="The folder of the weights and manifest.json.")
   args = parser.parse_args(argv)

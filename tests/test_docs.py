@@ -251,3 +251,16 @@ def test_each_documented_error_is_what_the_zoo_prints(line, capsys,
   produced = ERRORS[line](capsys=capsys, monkeypatch=monkeypatch,
                           tmp_path=tmp_path)
   assert "error: " + produced == line
+
+
+def test_the_tensorboard_the_docs_name_is_an_extra():
+  """`pip install -e '.[tensorboard]'`, as the docs say, installs the viewer
+  (the zoo itself writes event files with tensorboardX only)."""
+  import ast  # pylint: disable=g-import-not-at-top
+  tree = ast.parse((REPO / "setup.py").read_text(encoding="utf-8"))
+  extras = next(ast.literal_eval(node.value) for node in tree.body
+                if isinstance(node, ast.Assign)
+                and node.targets[0].id == "EXTRAS_REQUIRE")
+  assert any(r.startswith("tensorboard>=") for r in extras["tensorboard"])
+  page = (REPO / "docs" / "training-and-configs.md").read_text("utf-8")
+  assert "pip install -e '.[tensorboard]'" in page

@@ -5,7 +5,7 @@
     predictor = zoo.load("runs/mlp")        # a trained workdir
     probabilities = predictor(images)       # [b, *input_shape] -> [b, classes]
     zoo.list_pretrained()                   # {name: test accuracy}
-    predictor = zoo.load("fm-lenet5")       # a pretrained name
+    predictor = zoo.load("fashion_mnist/lenet5")  # a pretrained name
     zoo.export("runs/mlp", "mlp.jaxexport") # a jax.export serving artifact
 
     @zoo.register_model("my_net")           # in your own file

@@ -1,9 +1,9 @@
 """Publishing a finished run: its weights file and its manifest entry.
 
-    publish("runs/fm-lenet5", "fm-lenet5", "dist/")   # scripts/publish.py
+    publish("runs/fm-lenet5", "fashion_mnist/lenet5", "dist/")   # scripts/publish.py
 
-writes dist/fm-lenet5.safetensors (params and model state of every member,
-keyed by Haiku path; weights.py) and the entry `fm-lenet5` of
+writes dist/fashion_mnist-lenet5.safetensors (params and model state of every member,
+keyed by Haiku path; weights.py) and the entry `fashion_mnist/lenet5` of
 dist/manifest.json (manifest.py lists its fields).
 """
 
