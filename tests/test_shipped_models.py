@@ -112,3 +112,18 @@ def test_fine_tuning_a_shipped_model_beats_scratch_after_one_epoch(
     assert results["config"]["init"]["from"] == start  # Recorded.
     accuracy[start or "scratch"] = results["test_accuracy"]
   assert accuracy["fashion_mnist/lenet5"] >= accuracy["scratch"], accuracy
+
+
+def test_models_md_is_the_shipped_cards():
+  """docs/MODELS.md comes from the published files (scripts/model_cards.py
+  --pretrained): each shipped model's row and command."""
+  page = (REPO / "docs" / "MODELS.md").read_text(encoding="utf-8")
+  assert "model_cards.py --pretrained" in page
+  for name, entry in SHIPPED.items():
+    card = entry["card"]
+    (row,) = [l for l in page.splitlines()
+              if l.startswith(f"| `{entry['model']['name']}` |")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == f"{card['num_params']:,}"
+    assert cells[3] == f"{card['test_accuracy']:.4f}", name
+    assert f'`zoo.load("{name}")`: `{card["command"]}`' in page
