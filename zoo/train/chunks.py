@@ -140,37 +140,34 @@ def make_chunk(train_step: TrainStep, batches: BatchSource, num_steps: int,
   (`batches.members_share_batches`). `metrics` leaves are
   `[num_steps, K]`.
   `unroll` is `lax.scan`'s: 1 keeps a loop, `num_steps` unrolls it fully;
-  `unrolled_members`: one step per member in the program, not vmapped
-  (`ensemble.map_members`).
+  `unrolled_members`: each member's steps in the program one after the
+  other, not vmapped (`ensemble.map_members`).
   """
+
+  def member_chunk(member_state, member_args, shared, start):
+    """One member's `num_steps` steps (`member_args`: its own, or every
+    member's where they share batches)."""
+
+    def body(state, i):
+      batch = batches.batch((shared, member_args), start, i, state.step)
+      return train_step(state, batch)
+
+    return jax.lax.scan(body, member_state,
+                        jnp.arange(num_steps, dtype=jnp.int32), unroll=unroll)
 
   def chunk(state, args, start):
     shared, per_member = args
-
-    def member_step(member_state, member_args, i):
-      batch = batches.batch((shared, member_args), start, i,
-                            member_state.step)
-      return train_step(member_state, batch)
-
-    def shared_batch_step(state, per_member, i):
-      batch = batches.batch((shared, per_member), start, i, state.step)
-      return ensemble.map_members(
-          train_step, num_members, in_axes=(ensemble.STATE_AXES, None),
-          out_axes=(ensemble.STATE_AXES, 0),
-          unrolled=unrolled_members)(state, batch)
-
-    if batches.members_share_batches:  # One read, every member's batch.
-      step_all = shared_batch_step
-    else:
-      step_all = ensemble.map_members(
-          member_step, num_members, in_axes=(ensemble.STATE_AXES, 0, None),
-          out_axes=(ensemble.STATE_AXES, 0), unrolled=unrolled_members)
-
-    def body(state, i):
-      return step_all(state, per_member, i)
-
-    return jax.lax.scan(body, state, jnp.arange(num_steps, dtype=jnp.int32),
-                        unroll=unroll)
+    # The member map wraps the whole chunk: vmapped, its loop steps every
+    # member at once (vmap of a scan is a scan of the vmapped step) and a
+    # shared batch, independent of the member, is read once; unrolled (and
+    # for K = 1), each member's steps are its own scan, a single run's
+    # program exactly, with no member axis inside the loop.
+    member_axes = None if batches.members_share_batches else 0
+    return ensemble.map_members(
+        member_chunk, num_members,
+        in_axes=(ensemble.STATE_AXES, member_axes, None, None),
+        out_axes=(ensemble.STATE_AXES, 1),
+        unrolled=unrolled_members)(state, per_member, shared, start)
 
   return chunk
 

@@ -44,7 +44,8 @@ def map_members(fn: Callable[..., Any], num_members: int, in_axes: Any,
   stack them (K = 1: the single run's own arithmetic; XLA:CPU runs a
   vmapped convolution, a grouped one, 2-3x slower than K plain ones). In/out axes
   are 0 (member-stacked) or None (shared) per argument or per field of a
-  NamedTuple such as `STATE_AXES`; a shared output is member 0's.
+  NamedTuple such as `STATE_AXES`; out axes may also be 1 (stacked
+  after a leading axis, e.g. steps); a shared output is member 0's.
 
   Inside a pmapped function, collectives over the pmap axis in `fn` act per
   member (a BatchNorm's cross-device statistics, the gradient's pmean).
@@ -76,7 +77,7 @@ def _stack_outputs(outs: list[Any], axes: Any) -> Any:
   if axes is None:
     return outs[0]
   if isinstance(axes, int):
-    return stack(outs)
+    return jax.tree.map(lambda *xs: jnp.stack(xs, axis=axes), *outs)
   parts = [_stack_outputs([o[j] for o in outs], a) for j, a in enumerate(axes)]
   first = outs[0]
   return type(first)(*parts) if hasattr(first, "_fields") else type(first)(
