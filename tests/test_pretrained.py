@@ -218,3 +218,15 @@ def test_launch_lists_pretrained_names(published, tmp_path):
   accuracy = published[2]["card"]["test_accuracy"]
   assert re.search(rf"^{NAME} +test accuracy {accuracy:.4f}$", proc.stdout,
                    re.MULTILINE), proc.stdout
+
+
+def test_a_scalar_array_keeps_its_shape_in_the_file(tmp_path):
+  """A BatchNorm's EMA counter is 0-d per member: the file holds it 0-d."""
+  from zoo.pretrained import weights  # pylint: disable=g-import-not-at-top
+  flat = {"state/bn/~/mean_ema/counter": np.zeros((1,), np.int32),
+          "params/lin/w": np.ones((1, 2, 3), np.float32)}
+  weights.save(str(tmp_path / "w.safetensors"), flat, 1, {})
+  loaded, metadata = weights.load(str(tmp_path / "w.safetensors"))
+  assert metadata["num_members"] == "1"
+  assert {k: v.shape for k, v in loaded.items()} == {
+      k: v.shape for k, v in flat.items()}

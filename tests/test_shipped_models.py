@@ -126,4 +126,4 @@ def test_models_md_is_the_shipped_cards():
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == f"{card['num_params']:,}"
     assert cells[3] == f"{card['test_accuracy']:.4f}", name
-    assert f'`zoo.load("{name}")`: `{card["command"]}`' in page
+    assert f'(`zoo.load("{name}")`): `{card["command"]}`' in page

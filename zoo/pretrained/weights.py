@@ -88,7 +88,9 @@ def save(path: str, flat: Flat, num_members: int,
          metadata: Mapping[str, str]) -> None:
   """Writes member-stacked `flat` ([K, ...]) to `path` (safetensors) with
   string `metadata`; a single model (K = 1) without its member axis."""
-  arrays = {k: np.ascontiguousarray(v[0] if num_members == 1 else v)
+  # np.asarray(order="C"), not np.ascontiguousarray: that makes a 0-d array
+  # (a BatchNorm counter) 1-d.
+  arrays = {k: np.asarray(v[0] if num_members == 1 else v, order="C")
             for k, v in flat.items()}
   metadata = {**dict(metadata), "num_members": str(num_members)}
   st_numpy.save_file(arrays, path,
