@@ -295,3 +295,9 @@ def test_label_smoothing_must_match_to_resume(base_config):
   base_config.train.label_smoothing = 0.1
   assert resume_rules.differences(saved, serialize.to_jsonable(base_config)) \
       == ["train.label_smoothing: 0.0 -> 0.1"]
+
+
+def test_every_allowed_optimizer_name_has_a_base_optimizer():
+  """The names are listed once (the field table); optim.py builds each."""
+  from zoo.train import optim  # pylint: disable=g-import-not-at-top
+  assert set(optim.BASE_OPTIMIZERS) == set(spec_lib.OPTIMIZERS)
