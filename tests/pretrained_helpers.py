@@ -26,12 +26,7 @@ def tiny_config(**fields):
   config.train.eval_batch_size = 400
   config.report.plots = config.report.tensorboard = False
   config.report.progress_bar = False
-  for field, value in fields.items():
-    *parents, last = field.split(".")
-    node = config
-    for part in parents:
-      node = node[part]
-    node[last] = value
+  config.update_from_flattened_dict(fields)
   return config
 
 

@@ -38,12 +38,7 @@ def _config(**overrides):
   config.data.name, config.data.allow_fallback = "digits", False
   config.train.num_epochs, config.train.batch_size = 2, 64
   config.train.eval_batch_size, config.train.log_every_steps = 100, 10
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
+  config.update_from_flattened_dict(overrides)
   return config
 
 
